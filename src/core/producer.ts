@@ -1,0 +1,240 @@
+// The producer: checks payloads and keys, takes ids, picks a shard (by key, else round robin), claims
+// slots and publishes them. Works on any thread that holds the ring. Waiting enqueues wait in one FIFO
+// so a later call never overtakes an earlier one (per-key order holds while the queue is full).
+import { AbortedError, InvalidArgumentError, QueueFullError, ShutdownError, TimeoutError, describeValue } from './errors.js';
+import { type Partitioner, type PartitionerSpec, createPartitioner, hashKey } from './partitioners.js';
+import { Control } from './slot-layout.js';
+import type { SlotRing } from './slot-ring.js';
+
+export type MessageKey = string | number;
+
+export interface EnqueueOptions {
+  /** Messages with the same key complete in the order they were enqueued. */
+  key?: MessageKey;
+  /** How long to wait for space. **Default:** the queue's `enqueueTimeoutMs` */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface EnqueueBatchOptions {
+  /** One key per payload (or undefined entries for unkeyed ones). */
+  keys?: (MessageKey | undefined)[];
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Resolves when the harvester may have freed space, or after `ms` at most. */
+export type SpaceWait = (ms: number) => Promise<void>;
+
+const MAX_KEY_LENGTH = 1024;
+
+interface Pending {
+  payloads: Uint8Array[];
+  keys: (MessageKey | undefined)[] | undefined;
+  ids: number[];
+  /** Next payload index not yet enqueued (unkeyed batches go in order). */
+  done: boolean[];
+  left: number;
+  resolve(ids: number[]): void;
+  reject(error: Error): void;
+}
+
+export class Producer {
+  private readonly ring: SlotRing;
+  private readonly slotBytes: number;
+  private readonly shards: number;
+  private readonly partitioner: Partitioner;
+  private nextShard: number;
+  private readonly waiting: Pending[] = [];
+  private readonly waitForSpace: SpaceWait;
+  private pumping = false;
+
+  constructor(ring: SlotRing, partitioner: PartitionerSpec, waitForSpace: SpaceWait, firstShard = 0) {
+    this.ring = ring;
+    this.slotBytes = ring.layout.slotBytes;
+    this.shards = ring.layout.shards;
+    this.partitioner = createPartitioner(partitioner, this.shards);
+    this.nextShard = firstShard % this.shards;
+    this.waitForSpace = waitForSpace;
+  }
+
+  // ---- checks ----
+
+  checkPayload(payload: unknown, where = 'payload'): Uint8Array {
+    if (!(payload instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`${where} must be a Uint8Array or Buffer; got ${describeValue(payload)}`);
+    }
+    if (payload.byteLength > this.slotBytes) {
+      throw new InvalidArgumentError(`${where} is ${payload.byteLength} bytes; the queue's slotBytes allows at most ${this.slotBytes}`);
+    }
+    return payload;
+  }
+
+  checkKey(key: unknown, where = 'key'): MessageKey | undefined {
+    if (key === undefined) return undefined;
+    if (typeof key === 'string' ? key.length > MAX_KEY_LENGTH : !(typeof key === 'number' && Number.isSafeInteger(key))) {
+      throw new InvalidArgumentError(`${where} must be a string of at most ${MAX_KEY_LENGTH} characters or a safe integer; got ${describeValue(key)}`);
+    }
+    return key as MessageKey;
+  }
+
+  private checkOpen(): void {
+    if (this.ring.control(Control.CLOSED) === 1) throw new ShutdownError();
+  }
+
+  private shardOf(key: MessageKey | undefined): number {
+    if (key === undefined) {
+      const s = this.nextShard;
+      this.nextShard = s + 1 === this.shards ? 0 : s + 1;
+      return s;
+    }
+    return this.partitioner.partition(key, hashKey(key));
+  }
+
+  // ---- fail-fast ----
+
+  /** Enqueues one message now or throws QueueFullError; returns its id. */
+  tryEnqueue(payload: unknown, key?: unknown): number {
+    const bytes = this.checkPayload(payload);
+    const k = this.checkKey(key);
+    this.checkOpen();
+    if (this.waiting.length > 0) throw new QueueFullError(this.fullMessage('earlier enqueue calls are still waiting for space'));
+    const shard = this.shardOf(k);
+    const position = this.ring.claim(shard, 1);
+    if (position < 0) throw new QueueFullError(this.fullMessage(`shard ${shard} is full`));
+    const id = this.ring.takeIds(1);
+    this.ring.write(shard, position, bytes, id, k === undefined ? 0 : hashKey(k), k !== undefined, wallClockMs());
+    this.ring.publish(shard, position, 1);
+    return id;
+  }
+
+  private fullMessage(why: string): string {
+    return `the queue is full (${this.ring.layout.shards * this.ring.layout.shardCapacity} messages: ${why}); wait, or harvest results`;
+  }
+
+  // ---- waiting ----
+
+  /** Enqueues all payloads, waiting for space up to `timeoutMs`; resolves with their ids in payload order. */
+  enqueueMany(payloads: Uint8Array[], keys: (MessageKey | undefined)[] | undefined, timeoutMs: number, signal?: AbortSignal): Promise<number[]> {
+    this.checkOpen();
+    if (signal?.aborted) return Promise.reject(new AbortedError('enqueue', signal.reason));
+    const n = payloads.length;
+    const first = this.ring.takeIds(n);
+    const ids = Array.from({ length: n }, (_, i) => first + i);
+    return new Promise<number[]>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => settle(new AbortedError('enqueue', signal?.reason, enqueuedIds()));
+      const enqueuedIds = () => ids.filter((_, i) => pending.done[i]);
+      const settle = (error?: Error) => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const at = this.waiting.indexOf(pending);
+        if (at >= 0) this.waiting.splice(at, 1);
+        if (error) reject(error);
+        else resolve(ids);
+        if (at === 0) this.pump();
+      };
+      const pending: Pending = {
+        payloads,
+        keys,
+        ids,
+        done: new Array<boolean>(n).fill(false),
+        left: n,
+        resolve: () => settle(),
+        reject: (e) => settle(e),
+      };
+      this.waiting.push(pending);
+      if (this.waiting.length === 1) this.fill(pending);
+      if (pending.left === 0) {
+        settle();
+        return;
+      }
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(
+          () => settle(new TimeoutError(`enqueue waited ${timeoutMs} ms for space (${pending.left} of ${n} messages not enqueued)`, enqueuedIds())),
+          timeoutMs,
+        );
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pump();
+    });
+  }
+
+  /** Writes as many of the head request's messages as fit now. */
+  private fill(p: Pending): void {
+    const n = p.payloads.length;
+    const enqueuedAt = wallClockMs();
+    if (p.keys === undefined) {
+      // Unkeyed: contiguous runs spread over shards, starting where round robin points.
+      let i = p.done.indexOf(false);
+      let tried = 0;
+      const run = Math.max(32, Math.ceil(n / this.shards));
+      while (i >= 0 && i < n && tried < this.shards) {
+        const shard = this.shardOf(undefined);
+        const want = Math.min(run, n - i);
+        const free = Math.min(want, this.ring.freeSlots(shard));
+        const position = free > 0 ? this.ring.claim(shard, free) : -1;
+        if (position < 0) {
+          tried++;
+          continue;
+        }
+        tried = 0;
+        for (let j = 0; j < free; j++) {
+          this.ring.write(shard, (position + j) | 0, p.payloads[i + j] as Uint8Array, p.ids[i + j] as number, 0, false, enqueuedAt);
+          p.done[i + j] = true;
+        }
+        this.ring.publish(shard, position, free);
+        p.left -= free;
+        i += free;
+      }
+      return;
+    }
+    // Keyed: each shard takes its messages in payload order and stops at the first that does not fit.
+    const blocked = new Array<boolean>(this.shards).fill(false);
+    for (let i = 0; i < n; i++) {
+      if (p.done[i]) continue;
+      const key: MessageKey | undefined = p.keys[i];
+      const shard = key === undefined ? this.shardOf(undefined) : this.partitioner.partition(key, hashKey(key));
+      if (blocked[shard]) continue;
+      const position = this.ring.claim(shard, 1);
+      if (position < 0) {
+        if (key !== undefined) blocked[shard] = true;
+        continue;
+      }
+      this.ring.write(shard, position, p.payloads[i] as Uint8Array, p.ids[i] as number, key === undefined ? 0 : hashKey(key), key !== undefined, enqueuedAt);
+      this.ring.publish(shard, position, 1);
+      p.done[i] = true;
+      p.left--;
+    }
+  }
+
+  /** Serves waiting requests in order while space appears. One pump runs at a time. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.waiting.length > 0) {
+        const head = this.waiting[0] as Pending;
+        this.fill(head);
+        if (head.left === 0) {
+          head.resolve(head.ids);
+          continue;
+        }
+        await this.waitForSpace(50);
+        if (this.ring.control(Control.CLOSED) === 1) {
+          for (const p of this.waiting.splice(0)) p.reject(new ShutdownError('the queue shut down while this enqueue waited for space'));
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Requests still waiting for space. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+}
+
+/** The enqueue timestamp every thread agrees on (ms, sub-µs resolution). */
+export const wallClockMs = (): number => performance.timeOrigin + performance.now();

@@ -1,0 +1,147 @@
+// The byte layout of the shared slot ring: every offset, word index and state value lives here and only
+// here. The same SharedArrayBuffer is read by JS worker threads (through Int32Array/Float64Array views)
+// and by the CUDA kernel (registered as mapped pinned memory), so the layout is plain little-endian words,
+// 8-byte aligned, with no JS objects in it. `src/engines/cuda/kernels/slot_layout.cuh` mirrors these
+// numbers; a test compares the two files. docs/protocol.md explains the protocol.
+//
+//   [ control block | shard control × shards | consumer doorbell × consumers | slots of shard 0 | … ]
+//
+// A shard is a bounded ring with many producers, one consumer and one harvester (the owning thread).
+// Positions are 32-bit counters that wrap; a slot's index is `position & (shardCapacity - 1)`.
+
+export const RING_MAGIC = 0x47505551; // "GPUQ"
+export const RING_LAYOUT_VERSION = 1;
+
+/** Cache line, so words written by different parties never share one. */
+export const LINE_BYTES = 64;
+
+/** Int32 word indices of the control block (byte offset = index × 4). */
+export const Control = {
+  MAGIC: 0,
+  LAYOUT_VERSION: 1,
+  SHARDS: 2,
+  SHARD_CAPACITY: 3,
+  SLOT_BYTES: 4,
+  RESULT_BYTES: 5,
+  SLOT_STRIDE: 6,
+  MAX_RETRIES: 7,
+  /** 1 once shutdown began: producers get SHUTDOWN. Written by the owner only. */
+  CLOSED: 8,
+  /** 1 tells consumers to exit once they see it. Written by the owner only. */
+  STOP: 9,
+  /** 1 tells consumers to take no new slot. Written by the owner only. */
+  PAUSED: 10,
+  /** Bumped by consumers while alive; a watchdog reads its age. */
+  HEARTBEAT: 11,
+  /** 1 while the owner thread sleeps waiting for completions: a consumer that publishes DONE wakes it. */
+  HARVEST_DOORBELL: 12,
+  /** Bumped by the harvester after it frees slots; producers waiting for space `Atomics.wait` on it. */
+  SPACE_DOORBELL: 13,
+  /** How many producers wait on SPACE_DOORBELL, so the harvester only calls notify when someone waits. */
+  SPACE_WAITERS: 14,
+  /** Shared round-robin counter: producers on different threads spread unkeyed messages over shards. */
+  ROUND_ROBIN: 15,
+  /** How many consumers own shards (shard s belongs to consumer s % CONSUMERS). */
+  CONSUMERS: 16,
+} as const;
+
+/** Byte offset of the 64-bit message id counter (BigInt64Array index = this / 8). */
+export const ID_COUNTER_BYTE = 128;
+export const CONTROL_BYTES = 256;
+
+/** Int32 word offsets inside one shard's control area; each party's words sit on a cache line of its own. */
+export const ShardControl = {
+  /** Next position a producer claims (compare-and-swap by producers). */
+  HEAD: 0,
+  /** Next position the consumer takes (written by the consumer; read for stats and recovery). */
+  CONSUMER_CURSOR: LINE_BYTES / 4,
+  /** Next position the harvester frees (written by the harvester; producers read it to know the space). */
+  HARVEST_TAIL: (2 * LINE_BYTES) / 4,
+} as const;
+export const SHARD_CONTROL_BYTES = 3 * LINE_BYTES;
+/**
+ * One line per consumer: word 0 is 1 while that consumer sleeps in `Atomics.wait` on it; a producer that
+ * publishes READY in one of its shards sets it to 0 and notifies. (A consumer owns several shards but
+ * can wait on one word only, hence a doorbell per consumer rather than per shard.)
+ */
+export const CONSUMER_DOORBELL_BYTES = LINE_BYTES;
+
+/** Slot states. EMPTY → READY (producer) → INFLIGHT (consumer) → DONE (consumer) → EMPTY (harvester). */
+export const SlotState = {
+  EMPTY: 0,
+  READY: 1,
+  INFLIGHT: 2,
+  DONE: 3,
+} as const;
+export type SlotState = (typeof SlotState)[keyof typeof SlotState];
+
+/** Int32 word indices inside a slot header. */
+export const SlotHeader = {
+  STATE: 0,
+  PAYLOAD_LEN: 1,
+  ID_LO: 2,
+  ID_HI: 3,
+  KEY_HASH: 4,
+  FLAGS: 5,
+  /** Written by the consumer: how many times the handler ran. */
+  ATTEMPTS: 6,
+  /** Written by the consumer: bytes of result. */
+  RESULT_LEN: 7,
+  /** Written by the consumer: the handler's status on its last attempt (0 = OK). */
+  HANDLER_STATUS: 8,
+} as const;
+/** Byte offset inside the header of the enqueue time (float64, ms on the shared wall clock). */
+export const ENQUEUED_AT_BYTE = 40;
+export const HEADER_BYTES = 48;
+export const SlotFlag = { HAS_KEY: 1 } as const;
+
+/** Payload and result areas are padded to 16 bytes so GPU threads can read them with 16-byte loads. */
+export const AREA_ALIGN = 16;
+
+export interface RingGeometry {
+  shards: number;
+  consumers: number;
+  shardCapacity: number;
+  slotBytes: number;
+  resultBytes: number;
+}
+
+export interface RingLayout extends RingGeometry {
+  slotStride: number;
+  /** Byte offset of shard 0's first slot. */
+  slotsOffset: number;
+  /** Byte offset of the result area inside a slot. */
+  resultOffset: number;
+  totalBytes: number;
+}
+
+export const alignUp = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+export function computeLayout(g: RingGeometry): RingLayout {
+  const payloadArea = alignUp(g.slotBytes, AREA_ALIGN);
+  const resultArea = alignUp(g.resultBytes, AREA_ALIGN);
+  const slotStride = HEADER_BYTES + payloadArea + resultArea;
+  const slotsOffset = alignUp(
+    CONTROL_BYTES + g.shards * SHARD_CONTROL_BYTES + g.consumers * CONSUMER_DOORBELL_BYTES,
+    LINE_BYTES,
+  );
+  return {
+    ...g,
+    slotStride,
+    slotsOffset,
+    resultOffset: HEADER_BYTES + payloadArea,
+    totalBytes: slotsOffset + g.shards * g.shardCapacity * slotStride,
+  };
+}
+
+/** Int32 index of a shard's control word. */
+export const shardWord = (shard: number, word: number): number =>
+  (CONTROL_BYTES + shard * SHARD_CONTROL_BYTES) / 4 + word;
+
+/** Int32 index of the doorbell of the consumer that owns a shard. */
+export const consumerDoorbellWord = (layout: RingLayout, shard: number): number =>
+  (CONTROL_BYTES + layout.shards * SHARD_CONTROL_BYTES + (shard % layout.consumers) * CONSUMER_DOORBELL_BYTES) / 4;
+
+/** Byte offset of a slot: `position` may be any wrapped 32-bit position of that shard. */
+export const slotByteOffset = (layout: RingLayout, shard: number, position: number): number =>
+  layout.slotsOffset + (shard * layout.shardCapacity + (position & (layout.shardCapacity - 1))) * layout.slotStride;

@@ -1,0 +1,231 @@
+// The shared slot ring: views over one SharedArrayBuffer and the three roles' operations on it —
+// producers claim and publish slots (any thread), one consumer per shard runs them (an engine), and the
+// owner thread harvests DONE slots in position order and frees them. Layout: slot-layout.ts; protocol
+// and fences: docs/protocol.md. JS Atomics are sequentially consistent, so a plain write followed by an
+// atomic store is visible to any thread whose atomic load sees that store.
+import {
+  CONTROL_BYTES,
+  Control,
+  ENQUEUED_AT_BYTE,
+  HEADER_BYTES,
+  ID_COUNTER_BYTE,
+  RING_LAYOUT_VERSION,
+  RING_MAGIC,
+  type RingGeometry,
+  type RingLayout,
+  ShardControl,
+  SlotFlag,
+  SlotHeader,
+  SlotState,
+  computeLayout,
+  consumerDoorbellWord,
+  shardWord,
+  slotByteOffset,
+} from './slot-layout.js';
+
+export class SlotRing {
+  readonly sab: SharedArrayBuffer;
+  readonly layout: RingLayout;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+  readonly f32: Float32Array;
+  readonly f64: Float64Array;
+  private readonly ids: BigInt64Array;
+  private readonly mask: number;
+
+  private constructor(sab: SharedArrayBuffer, layout: RingLayout) {
+    this.sab = sab;
+    this.layout = layout;
+    this.i32 = new Int32Array(sab);
+    this.u8 = new Uint8Array(sab);
+    this.f32 = new Float32Array(sab);
+    this.f64 = new Float64Array(sab);
+    this.ids = new BigInt64Array(sab, ID_COUNTER_BYTE, 1);
+    this.mask = layout.shardCapacity - 1;
+  }
+
+  /** A new ring; every slot EMPTY (a fresh SharedArrayBuffer is zeroed), ids start at 1. */
+  static create(geometry: RingGeometry, maxRetries: number): SlotRing {
+    const layout = computeLayout(geometry);
+    const ring = new SlotRing(new SharedArrayBuffer(layout.totalBytes), layout);
+    const c = ring.i32;
+    c[Control.MAGIC] = RING_MAGIC;
+    c[Control.LAYOUT_VERSION] = RING_LAYOUT_VERSION;
+    c[Control.SHARDS] = geometry.shards;
+    c[Control.CONSUMERS] = geometry.consumers;
+    c[Control.SHARD_CAPACITY] = geometry.shardCapacity;
+    c[Control.SLOT_BYTES] = geometry.slotBytes;
+    c[Control.RESULT_BYTES] = geometry.resultBytes;
+    c[Control.SLOT_STRIDE] = layout.slotStride;
+    c[Control.MAX_RETRIES] = maxRetries;
+    ring.ids[0] = 1n;
+    return ring;
+  }
+
+  /** Views over a ring another thread created (a producer or consumer thread gets only the buffer). */
+  static attach(sab: SharedArrayBuffer): SlotRing {
+    const c = new Int32Array(sab, 0, CONTROL_BYTES / 4);
+    if (c[Control.MAGIC] !== RING_MAGIC || c[Control.LAYOUT_VERSION] !== RING_LAYOUT_VERSION) {
+      throw new Error('not a gpuqueue ring of this version');
+    }
+    const layout = computeLayout({
+      shards: c[Control.SHARDS] as number,
+      consumers: c[Control.CONSUMERS] as number,
+      shardCapacity: c[Control.SHARD_CAPACITY] as number,
+      slotBytes: c[Control.SLOT_BYTES] as number,
+      resultBytes: c[Control.RESULT_BYTES] as number,
+    });
+    return new SlotRing(sab, layout);
+  }
+
+  // ---- control words ----
+
+  control(word: number): number {
+    return Atomics.load(this.i32, word);
+  }
+
+  setControl(word: number, value: number): void {
+    Atomics.store(this.i32, word, value);
+  }
+
+  /** Reserves `n` consecutive message ids; returns the first. Ids only grow, across all threads. */
+  takeIds(n: number): number {
+    return Number(Atomics.add(this.ids, 0, BigInt(n)));
+  }
+
+  /** The next id that will be issued (every id below it was handed out). */
+  peekNextId(): number {
+    return Number(Atomics.load(this.ids, 0));
+  }
+
+  // ---- producer side ----
+
+  /**
+   * Claims `n` consecutive positions of a shard, or returns -1 when fewer than `n` are free. The CAS on
+   * HEAD orders producers; reading HARVEST_TAIL (an atomic load after the harvester's atomic store)
+   * guarantees the slots it freed are EMPTY before we write them.
+   */
+  claim(shard: number, n: number): number {
+    const headIdx = shardWord(shard, ShardControl.HEAD);
+    const tailIdx = shardWord(shard, ShardControl.HARVEST_TAIL);
+    const capacity = this.layout.shardCapacity;
+    for (;;) {
+      const head = Atomics.load(this.i32, headIdx);
+      const tail = Atomics.load(this.i32, tailIdx);
+      if (((head - tail) | 0) + n > capacity) return -1;
+      if (Atomics.compareExchange(this.i32, headIdx, head, (head + n) | 0) === head) return head;
+    }
+  }
+
+  /** Free slots of a shard right now. */
+  freeSlots(shard: number): number {
+    const head = Atomics.load(this.i32, shardWord(shard, ShardControl.HEAD));
+    const tail = Atomics.load(this.i32, shardWord(shard, ShardControl.HARVEST_TAIL));
+    return this.layout.shardCapacity - ((head - tail) | 0);
+  }
+
+  /** Writes a claimed slot's header and payload (plain writes: `publish` makes them visible). */
+  write(shard: number, position: number, payload: Uint8Array, id: number, keyHash: number, hasKey: boolean, enqueuedAt: number): void {
+    const off = slotByteOffset(this.layout, shard, position);
+    const w = off >> 2;
+    const i32 = this.i32;
+    i32[w + SlotHeader.PAYLOAD_LEN] = payload.byteLength;
+    i32[w + SlotHeader.ID_LO] = id >>> 0;
+    i32[w + SlotHeader.ID_HI] = Math.floor(id / 4294967296);
+    i32[w + SlotHeader.KEY_HASH] = keyHash | 0;
+    i32[w + SlotHeader.FLAGS] = hasKey ? SlotFlag.HAS_KEY : 0;
+    i32[w + SlotHeader.ATTEMPTS] = 0;
+    this.f64[(off + ENQUEUED_AT_BYTE) >> 3] = enqueuedAt;
+    this.u8.set(payload, off + HEADER_BYTES);
+  }
+
+  /**
+   * Publishes written slots [position, position + n) as READY, then wakes the shard's consumer if it
+   * sleeps. Order: the READY store releases the payload; the doorbell load comes after it, so either the
+   * consumer's re-check (after it set the doorbell) sees READY or we see the doorbell and notify.
+   */
+  publish(shard: number, position: number, n: number): void {
+    for (let i = 0; i < n; i++) {
+      Atomics.store(this.i32, (slotByteOffset(this.layout, shard, (position + i) | 0) >> 2) + SlotHeader.STATE, SlotState.READY);
+    }
+    const bell = consumerDoorbellWord(this.layout, shard);
+    if (Atomics.load(this.i32, bell) === 1) {
+      Atomics.store(this.i32, bell, 0);
+      Atomics.notify(this.i32, bell);
+    }
+  }
+
+  // ---- owner (harvester) side ----
+
+  /** Messages in a shard not yet harvested (queued, in flight, or done and waiting). */
+  depth(shard: number): number {
+    return this.layout.shardCapacity - this.freeSlots(shard);
+  }
+
+  totalDepth(): number {
+    let d = 0;
+    for (let s = 0; s < this.layout.shards; s++) d += this.depth(s);
+    return d;
+  }
+
+  /** Position of the next slot to harvest in a shard. */
+  harvestTail(shard: number): number {
+    return Atomics.load(this.i32, shardWord(shard, ShardControl.HARVEST_TAIL));
+  }
+
+  /** The state of the slot at a position (an acquire: when DONE, its result is visible). */
+  stateAt(shard: number, position: number): number {
+    return Atomics.load(this.i32, (slotByteOffset(this.layout, shard, position) >> 2) + SlotHeader.STATE);
+  }
+
+  /**
+   * Hands DONE slots of a shard to `visit`, in position order, stopping at the first slot not DONE (this
+   * is what makes per-key completions FIFO) or after `max`. Each visited slot is set EMPTY, then the new
+   * HARVEST_TAIL is published, which is what lets producers reuse them. Returns how many were harvested.
+   */
+  harvest(shard: number, max: number, visit: (slotOffset: number) => void): number {
+    const tailIdx = shardWord(shard, ShardControl.HARVEST_TAIL);
+    const tail = Atomics.load(this.i32, tailIdx);
+    let n = 0;
+    while (n < max) {
+      const off = slotByteOffset(this.layout, shard, (tail + n) | 0);
+      const stateIdx = (off >> 2) + SlotHeader.STATE;
+      if (Atomics.load(this.i32, stateIdx) !== SlotState.DONE) break;
+      visit(off);
+      Atomics.store(this.i32, stateIdx, SlotState.EMPTY);
+      n++;
+    }
+    if (n > 0) {
+      Atomics.store(this.i32, tailIdx, (tail + n) | 0);
+      if (Atomics.load(this.i32, Control.SPACE_WAITERS) > 0) {
+        Atomics.add(this.i32, Control.SPACE_DOORBELL, 1);
+        Atomics.notify(this.i32, Control.SPACE_DOORBELL);
+      }
+    }
+    return n;
+  }
+
+  // ---- slot field readers (byte offset of the slot) ----
+
+  idAt(off: number): number {
+    const w = off >> 2;
+    return (this.i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((this.i32[w + SlotHeader.ID_LO] as number) >>> 0);
+  }
+
+  field(off: number, word: number): number {
+    return this.i32[(off >> 2) + word] as number;
+  }
+
+  enqueuedAt(off: number): number {
+    return this.f64[(off + ENQUEUED_AT_BYTE) >> 3] as number;
+  }
+
+  payloadAt(off: number): Uint8Array {
+    return this.u8.subarray(off + HEADER_BYTES, off + HEADER_BYTES + (this.field(off, SlotHeader.PAYLOAD_LEN) >>> 0));
+  }
+
+  resultAt(off: number): Uint8Array {
+    const from = off + this.layout.resultOffset;
+    return this.u8.subarray(from, from + (this.field(off, SlotHeader.RESULT_LEN) >>> 0));
+  }
+}

@@ -1,0 +1,68 @@
+// Counters and the latency histogram the owner thread keeps while harvesting (hdr-histogram-js: a real
+// HDR histogram, 3 significant digits, values in nanoseconds).
+import * as hdr from 'hdr-histogram-js';
+
+export interface LatencySummary {
+  /** Messages measured. */
+  count: number;
+  p50Us: number;
+  p95Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+export interface QueueStats {
+  engine: string;
+  engineDetail: string;
+  state: 'ready' | 'paused' | 'draining' | 'shut-down' | 'failed';
+  /** Messages that entered the queue (from every producer thread). */
+  enqueued: number;
+  /** Messages that left with a result. */
+  completed: number;
+  deadLettered: number;
+  /** Handler runs beyond the first, over all messages. */
+  retries: number;
+  /** Enqueues refused because the queue was full (tryEnqueue FULL, or a wait that timed out). */
+  droppedFull: number;
+  /** Messages in the ring now: queued, in flight, or done and not yet harvested. */
+  depth: number;
+  maxDepth: number;
+  capacity: number;
+  /** Harvested results not yet read. */
+  retainedResults: number;
+  /** Enqueue → harvest, over every message since open. */
+  latency: LatencySummary;
+  /** open() → consumers ready. */
+  timeToReadyMs: number;
+  /** Set when the engine failed. */
+  fault?: string;
+}
+
+export class StatsRecorder {
+  completed = 0;
+  deadLettered = 0;
+  retries = 0;
+  droppedFull = 0;
+  maxDepth = 0;
+  private readonly histogram = hdr.build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000 });
+
+  recordLatencyMs(ms: number): void {
+    this.histogram.recordValue(ms > 0 ? Math.round(ms * 1e6) : 0);
+  }
+
+  sampleDepth(depth: number): void {
+    if (depth > this.maxDepth) this.maxDepth = depth;
+  }
+
+  latency(): LatencySummary {
+    const h = this.histogram;
+    const us = (ns: number) => Math.round(ns / 10) / 100;
+    return {
+      count: h.totalCount,
+      p50Us: us(h.getValueAtPercentile(50)),
+      p95Us: us(h.getValueAtPercentile(95)),
+      p99Us: us(h.getValueAtPercentile(99)),
+      maxUs: us(h.maxValue),
+    };
+  }
+}

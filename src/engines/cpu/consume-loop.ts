@@ -1,0 +1,99 @@
+// The cpu engine's consumer: runs on a worker thread, owns some shards of the ring and runs the handler's
+// JS implementation on their READY slots, in order, with no message passing on the hot path. When idle it
+// spins for `spinUs`, then sleeps on its doorbell (Atomics.wait) until a producer rings it.
+import { Control, HEADER_BYTES, ShardControl, SlotHeader, SlotState, consumerDoorbellWord, shardWord, slotByteOffset } from '../../core/slot-layout.js';
+import type { SlotRing } from '../../core/slot-ring.js';
+import type { JsHandler, MessageView, ResultView } from '../../handlers/handler.js';
+import { HandlerStatus } from '../../handlers/handler.js';
+
+/** Slots taken from one shard before looking at the others (fairness between owned shards). */
+const RUN_LENGTH = 256;
+/** Longest sleep before re-checking STOP even without a wake-up (a safety net, not the wake path). */
+const SLEEP_CHECK_MS = 100;
+
+export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandler, spinUs: number): void {
+  const { i32 } = ring;
+  const layout = ring.layout;
+  const msg: MessageView = { bytes: ring.u8, floats: ring.f32, offset: 0, length: 0, id: 0, attempt: 0 };
+  const out: ResultView = { bytes: ring.u8, floats: ring.f32, offset: 0, capacity: layout.resultBytes, length: 0 };
+  const cursors = shards.map((s) => Atomics.load(i32, shardWord(s, ShardControl.CONSUMER_CURSOR)));
+  const doorbell = consumerDoorbellWord(layout, shards[0] as number);
+  const maxAttempts = 1 + (Atomics.load(i32, Control.MAX_RETRIES) as number);
+  let idleSince = -1;
+
+  for (;;) {
+    if (Atomics.load(i32, Control.STOP) === 1) return;
+    if (Atomics.load(i32, Control.PAUSED) === 1) {
+      Atomics.wait(i32, Control.PAUSED, 1, SLEEP_CHECK_MS);
+      continue;
+    }
+    let done = 0;
+    for (let k = 0; k < shards.length; k++) {
+      const shard = shards[k] as number;
+      let cursor = cursors[k] as number;
+      const start = cursor;
+      while (((cursor - start) | 0) < RUN_LENGTH) {
+        const off = slotByteOffset(layout, shard, cursor);
+        const w = off >> 2;
+        // Acquire: READY was stored after the payload was written.
+        if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
+        Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
+        msg.offset = off + HEADER_BYTES;
+        msg.length = i32[w + SlotHeader.PAYLOAD_LEN] as number;
+        msg.id = (i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[w + SlotHeader.ID_LO] as number) >>> 0);
+        out.offset = off + layout.resultOffset;
+        let status: number = HandlerStatus.FAILED;
+        let attempt = 0;
+        while (attempt < maxAttempts) {
+          msg.attempt = attempt;
+          out.length = 0;
+          attempt++;
+          try {
+            status = handler(msg, out);
+          } catch {
+            status = HandlerStatus.THREW;
+          }
+          if (status === HandlerStatus.OK) break;
+        }
+        i32[w + SlotHeader.ATTEMPTS] = attempt;
+        i32[w + SlotHeader.HANDLER_STATUS] = status;
+        i32[w + SlotHeader.RESULT_LEN] = status === HandlerStatus.OK ? out.length : 0;
+        // Release: the result and the fields above become visible with DONE.
+        Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
+        cursor = (cursor + 1) | 0;
+      }
+      if (cursor !== start) {
+        cursors[k] = cursor;
+        Atomics.store(i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), cursor);
+        done += (cursor - start) | 0;
+      }
+    }
+    if (done > 0) {
+      Atomics.add(i32, Control.HEARTBEAT, 1);
+      if (Atomics.load(i32, Control.HARVEST_DOORBELL) === 1) {
+        Atomics.store(i32, Control.HARVEST_DOORBELL, 0);
+        Atomics.notify(i32, Control.HARVEST_DOORBELL);
+      }
+      idleSince = -1;
+      continue;
+    }
+    const now = performance.now();
+    if (idleSince < 0) idleSince = now;
+    if ((now - idleSince) * 1000 < spinUs) continue;
+    // Sleep. Set the doorbell first, then look once more: a producer either sees the doorbell (and
+    // notifies) or published before our re-check (and we see READY).
+    Atomics.store(i32, doorbell, 1);
+    if (!anyReady(ring, shards, cursors) && Atomics.load(i32, Control.STOP) !== 1) {
+      Atomics.wait(i32, doorbell, 1, SLEEP_CHECK_MS);
+    }
+    Atomics.store(i32, doorbell, 0);
+    idleSince = -1;
+  }
+}
+
+function anyReady(ring: SlotRing, shards: number[], cursors: number[]): boolean {
+  for (let k = 0; k < shards.length; k++) {
+    if (ring.stateAt(shards[k] as number, cursors[k] as number) === SlotState.READY) return true;
+  }
+  return false;
+}
