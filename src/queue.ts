@@ -180,7 +180,7 @@ export class Queue implements AsyncDisposable {
   /** Waits for a message's completion (a result, or a dead letter with its reason) and takes it. */
   result(id: number, options: ResultOptions = {}): Promise<Completion> {
     this.checkId(id);
-    const kept = this.store.take(id);
+    const kept = this.store.take(id) ?? this.spinFor(id);
     if (kept) {
       this.harvester.kick();
       return Promise.resolve(kept);
@@ -226,6 +226,22 @@ export class Queue implements AsyncDisposable {
   }
 
   private readonly resultWaiters = new Set<(error: Error) => void>();
+
+  /**
+   * The bounded spin of the round-trip path: harvest for up to `pollSpinUs` before falling back to
+   * per-turn polling. Answers usually come back within a few µs, and a timer + promise costs about as much.
+   */
+  private spinFor(id: number): Completion | undefined {
+    if (this.state !== 'ready' || this.config.pollSpinUs === 0) return undefined;
+    const until = performance.now() + this.config.pollSpinUs / 1000;
+    do {
+      if (this.harvester.harvestAll() > 0) {
+        const c = this.store.take(id);
+        if (c) return c;
+      }
+    } while (performance.now() < until);
+    return undefined;
+  }
 
   /** Takes a message's completion if it is there; throws NotReadyError while it is in the queue, NotFoundError otherwise. */
   tryDequeueResult(id: number): Completion {

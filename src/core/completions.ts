@@ -32,25 +32,33 @@ interface Waiter {
   resolve(c: Completion): void;
 }
 
+/**
+ * Kept completions live in one FIFO array (what `pollCompletions` reads, with no per-message map work).
+ * An index by id is built only when someone asks for an id, and dropped again once the FIFO empties, so
+ * the batch path pays for no hash map.
+ */
 export class CompletionStore {
-  private readonly byId = new Map<number, Completion>();
-  /** Ids in completion order; entries already taken by id are skipped when polled. */
-  private order: number[] = [];
-  private orderHead = 0;
+  private fifo: (Completion | undefined)[] = [];
+  private head = 0;
+  private count = 0;
+  private byId: Map<number, number> | undefined;
   private readonly waiters = new Map<number, Waiter[]>();
   private readonly deadLetterList: DeadLetter[] = [];
   private arrivalListeners: (() => void)[] = [];
 
   /** A harvested completion: handed to whoever waits on its id, else kept. */
   add(c: Completion): void {
-    const waiting = this.waiters.get(c.id);
-    if (waiting) {
-      this.waiters.delete(c.id);
-      for (const w of waiting) w.resolve(c);
-      return;
+    if (this.waiters.size > 0) {
+      const waiting = this.waiters.get(c.id);
+      if (waiting) {
+        this.waiters.delete(c.id);
+        for (const w of waiting) w.resolve(c);
+        return;
+      }
     }
-    this.byId.set(c.id, c);
-    this.order.push(c.id);
+    this.byId?.set(c.id, this.fifo.length);
+    this.fifo.push(c);
+    this.count++;
   }
 
   addDeadLetter(d: DeadLetter): void {
@@ -70,27 +78,58 @@ export class CompletionStore {
   }
 
   take(id: number): Completion | undefined {
-    const c = this.byId.get(id);
-    if (c) this.byId.delete(id);
+    if (this.count === 0) return undefined;
+    if (!this.byId) {
+      this.byId = new Map();
+      for (let i = this.head; i < this.fifo.length; i++) {
+        const c = this.fifo[i];
+        if (c) this.byId.set(c.id, i);
+      }
+    }
+    const at = this.byId.get(id);
+    if (at === undefined) return undefined;
+    this.byId.delete(id);
+    const c = this.fifo[at];
+    this.fifo[at] = undefined;
+    this.count--;
+    this.compact();
     return c;
   }
 
   /** Up to `max` kept completions, oldest first. */
   poll(max: number): Completion[] {
     const out: Completion[] = [];
-    while (out.length < max && this.orderHead < this.order.length) {
-      const id = this.order[this.orderHead++] as number;
-      const c = this.byId.get(id);
+    const fifo = this.fifo;
+    let i = this.head;
+    while (out.length < max && i < fifo.length) {
+      const c = fifo[i];
       if (c) {
-        this.byId.delete(id);
         out.push(c);
+        fifo[i] = undefined;
+        this.byId?.delete(c.id);
       }
+      i++;
     }
-    if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
-      this.order = this.order.slice(this.orderHead);
-      this.orderHead = 0;
-    }
+    this.head = i;
+    this.count -= out.length;
+    this.compact();
     return out;
+  }
+
+  /** Drops taken entries from the front; forgets the index once nothing is kept. */
+  private compact(): void {
+    if (this.count === 0) {
+      this.fifo = [];
+      this.head = 0;
+      this.byId = undefined;
+      return;
+    }
+    while (this.head < this.fifo.length && this.fifo[this.head] === undefined) this.head++;
+    if (this.head > 4096 && this.head * 2 > this.fifo.length) {
+      this.fifo = this.fifo.slice(this.head);
+      if (this.byId) for (const [id, at] of this.byId) this.byId.set(id, at - this.head);
+      this.head = 0;
+    }
   }
 
   wait(id: number, waiter: Waiter): void {
@@ -113,7 +152,7 @@ export class CompletionStore {
   }
 
   get retained(): number {
-    return this.byId.size;
+    return this.count;
   }
 
   get waiting(): number {

@@ -17,6 +17,8 @@ const ACTIVE_IDLE_MS = 2;
 const SLEEP_MS_WITH_DOORBELL = 250;
 const SLEEP_MS_WITHOUT_DOORBELL = 1;
 const EMPTY = new Uint8Array(0);
+/** Results are copied out of the ring into shared chunks of this size (one allocation per chunk, not per message). */
+const ARENA_BYTES = 64 * 1024;
 
 export interface HarvesterOptions {
   pollSpinUs: number;
@@ -38,6 +40,10 @@ export class Harvester {
   /** Callers awaiting something the harvester produces (results, iterators, space): worth a spin. */
   private readonly spaceListeners: (() => void)[] = [];
   private readonly visit: (off: number) => void;
+  private arena = new Uint8Array(0);
+  private arenaUsed = 0;
+  /** The wall clock at the start of the current pass (one clock read per pass, not per message). */
+  private passNowMs = 0;
 
   constructor(ring: SlotRing, store: CompletionStore, stats: StatsRecorder, options: HarvesterOptions) {
     this.ring = ring;
@@ -85,6 +91,7 @@ export class Harvester {
     const limit = this.draining ? Number.POSITIVE_INFINITY : this.options.maxRetainedResults - this.store.retained;
     if (limit <= 0) return 0;
     let n = 0;
+    this.passNowMs = wallClockMs();
     for (let s = 0; s < this.ring.layout.shards && n < limit; s++) n += this.ring.harvest(s, limit - n, this.visit);
     if (n > 0) {
       this.store.notifyArrivals();
@@ -99,11 +106,11 @@ export class Harvester {
     const attempts = ring.field(off, SlotHeader.ATTEMPTS);
     const handlerStatus = ring.field(off, SlotHeader.HANDLER_STATUS);
     const stats = this.stats;
-    stats.recordLatencyMs(wallClockMs() - ring.enqueuedAt(off));
+    stats.recordLatencyMs(this.passNowMs - ring.enqueuedAt(off));
     if (attempts > 1) stats.retries += attempts - 1;
     if (handlerStatus === HandlerStatus.OK) {
       stats.completed++;
-      this.store.add({ id, status: 'ok', data: ring.resultAt(off).slice(), attempts, handlerStatus });
+      this.store.add({ id, status: 'ok', data: this.copyResult(off), attempts, handlerStatus });
       return;
     }
     stats.deadLettered++;
@@ -118,6 +125,25 @@ export class Harvester {
       ...(hasKey ? { keyHash: ring.field(off, SlotHeader.KEY_HASH) >>> 0 } : {}),
     });
     this.store.add({ id, status: 'dead-letter', data: EMPTY, attempts, handlerStatus, reason });
+  }
+
+  /** A copy of a slot's result (the slot is reused right after), carved from a shared chunk when small. */
+  private copyResult(off: number): Uint8Array {
+    const len = this.ring.field(off, SlotHeader.RESULT_LEN) >>> 0;
+    if (len === 0) return EMPTY;
+    if (len > ARENA_BYTES / 8) return this.ring.resultAt(off).slice();
+    if (this.arenaUsed + len > this.arena.length) {
+      this.arena = new Uint8Array(ARENA_BYTES);
+      this.arenaUsed = 0;
+    }
+    const from = off + this.ring.layout.resultOffset;
+    const at = this.arenaUsed;
+    const src = this.ring.u8;
+    const dst = this.arena;
+    if (len <= 64) for (let i = 0; i < len; i++) dst[at + i] = src[from + i] as number;
+    else dst.set(src.subarray(from, from + len), at);
+    this.arenaUsed = (at + len + 7) & ~7;
+    return dst.subarray(at, at + len);
   }
 
   private readonly tick = (): void => {

@@ -32,8 +32,10 @@ interface Pending {
   payloads: Uint8Array[];
   keys: (MessageKey | undefined)[] | undefined;
   ids: number[];
-  /** Next payload index not yet enqueued (unkeyed batches go in order). */
-  done: boolean[];
+  /** Unkeyed: every payload before this index is enqueued (they go in order). */
+  next: number;
+  /** Keyed: which payloads are enqueued (shards fill independently). */
+  done: Uint8Array | undefined;
   left: number;
   resolve(ids: number[]): void;
   reject(error: Error): void;
@@ -124,7 +126,7 @@ export class Producer {
     return new Promise<number[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => settle(new AbortedError('enqueue', signal?.reason, enqueuedIds()));
-      const enqueuedIds = () => ids.filter((_, i) => pending.done[i]);
+      const enqueuedIds = () => (pending.done ? ids.filter((_, i) => pending.done?.[i] === 1) : ids.slice(0, pending.next));
       const settle = (error?: Error) => {
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
@@ -138,7 +140,8 @@ export class Producer {
         payloads,
         keys,
         ids,
-        done: new Array<boolean>(n).fill(false),
+        next: 0,
+        done: keys === undefined ? undefined : new Uint8Array(n),
         left: n,
         resolve: () => settle(),
         reject: (e) => settle(e),
@@ -164,9 +167,9 @@ export class Producer {
   private fill(p: Pending): void {
     const n = p.payloads.length;
     const enqueuedAt = wallClockMs();
-    if (p.keys === undefined) {
+    if (p.done === undefined || p.keys === undefined) {
       // Unkeyed: contiguous runs spread over shards, starting where round robin points.
-      let i = p.done.indexOf(false);
+      let i = p.next;
       let tried = 0;
       const run = Math.max(32, Math.ceil(n / this.shards));
       while (i >= 0 && i < n && tried < this.shards) {
@@ -181,18 +184,18 @@ export class Producer {
         tried = 0;
         for (let j = 0; j < free; j++) {
           this.ring.write(shard, (position + j) | 0, p.payloads[i + j] as Uint8Array, p.ids[i + j] as number, 0, false, enqueuedAt);
-          p.done[i + j] = true;
         }
         this.ring.publish(shard, position, free);
         p.left -= free;
         i += free;
+        p.next = i;
       }
       return;
     }
     // Keyed: each shard takes its messages in payload order and stops at the first that does not fit.
     const blocked = new Array<boolean>(this.shards).fill(false);
     for (let i = 0; i < n; i++) {
-      if (p.done[i]) continue;
+      if (p.done[i] === 1) continue;
       const key: MessageKey | undefined = p.keys[i];
       const shard = key === undefined ? this.shardOf(undefined) : this.partitioner.partition(key, hashKey(key));
       if (blocked[shard]) continue;
@@ -203,7 +206,7 @@ export class Producer {
       }
       this.ring.write(shard, position, p.payloads[i] as Uint8Array, p.ids[i] as number, key === undefined ? 0 : hashKey(key), key !== undefined, enqueuedAt);
       this.ring.publish(shard, position, 1);
-      p.done[i] = true;
+      p.done[i] = 1;
       p.left--;
     }
   }

@@ -46,8 +46,26 @@ export class StatsRecorder {
   maxDepth = 0;
   private readonly histogram = hdr.build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000 });
 
+  // Messages of one batch share an enqueue time and are harvested in one pass, so equal latencies come in
+  // runs: count a run and record it once (the histogram's per-value cost dominated the harvest otherwise).
+  private runValueNs = -1;
+  private runCount = 0;
+
   recordLatencyMs(ms: number): void {
-    this.histogram.recordValue(ms > 0 ? Math.round(ms * 1e6) : 0);
+    const ns = ms > 0 ? Math.round(ms * 1e6) : 0;
+    if (ns === this.runValueNs) {
+      this.runCount++;
+      return;
+    }
+    this.flushRun();
+    this.runValueNs = ns;
+    this.runCount = 1;
+  }
+
+  private flushRun(): void {
+    if (this.runCount > 0) this.histogram.recordValueWithCount(this.runValueNs, this.runCount);
+    this.runCount = 0;
+    this.runValueNs = -1;
   }
 
   sampleDepth(depth: number): void {
@@ -55,6 +73,7 @@ export class StatsRecorder {
   }
 
   latency(): LatencySummary {
+    this.flushRun();
     const h = this.histogram;
     const us = (ns: number) => Math.round(ns / 10) / 100;
     return {
