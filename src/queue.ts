@@ -4,6 +4,7 @@
 import { type Completion, CompletionStore, type DeadLetter } from './core/completions.js';
 import {
   AbortedError,
+  describeValue,
   EngineFailedError,
   InvalidArgumentError,
   NotFoundError,
@@ -11,10 +12,9 @@ import {
   QueueFullError,
   ShutdownError,
   TimeoutError,
-  describeValue,
 } from './core/errors.js';
 import { Harvester } from './core/harvester.js';
-import { type QueueConfig, type QueueOptions, checkInteger, checkTimeout, resolveOptions } from './core/options.js';
+import { checkInteger, checkTimeout, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
 import { type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
 import { Control, SlotHeader, SlotState, slotByteOffset } from './core/slot-layout.js';
@@ -81,7 +81,13 @@ export class Queue implements AsyncDisposable {
     validatePartitionerSpec(config.partitioner, plan.shards);
     const resultBytes = config.resultBytes ?? handlerResultBytes(handler, config.slotBytes);
     this.ring = SlotRing.create(
-      { shards: plan.shards, consumers: plan.consumers, shardCapacity: config.capacity / plan.shards, slotBytes: config.slotBytes, resultBytes },
+      {
+        shards: plan.shards,
+        consumers: plan.consumers,
+        shardCapacity: config.capacity / plan.shards,
+        slotBytes: config.slotBytes,
+        resultBytes,
+      },
       config.maxRetries,
     );
     this.engine = plan.create({ ring: this.ring, handler, config, onFault: (e) => this.onEngineFault(e) });
@@ -148,7 +154,9 @@ export class Queue implements AsyncDisposable {
     let keys: (MessageKey | undefined)[] | undefined;
     if (options.keys !== undefined) {
       if (!Array.isArray(options.keys) || options.keys.length !== payloads.length) {
-        throw new InvalidArgumentError(`keys must be an array as long as payloads (${payloads.length}); got ${describeValue(options.keys)}`);
+        throw new InvalidArgumentError(
+          `keys must be an array as long as payloads (${payloads.length}); got ${describeValue(options.keys)}`,
+        );
       }
       keys = options.keys.map((k, i) => this.producer.checkKey(k, `keys[${i}]`));
     }
@@ -158,7 +166,12 @@ export class Queue implements AsyncDisposable {
     return this.waitingEnqueue(payloads, keys, timeoutMs, options.signal);
   }
 
-  private async waitingEnqueue(payloads: Uint8Array[], keys: (MessageKey | undefined)[] | undefined, timeoutMs: number, signal?: AbortSignal): Promise<number[]> {
+  private async waitingEnqueue(
+    payloads: Uint8Array[],
+    keys: (MessageKey | undefined)[] | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
     const pending = this.producer.enqueueMany(payloads, keys, timeoutMs, signal);
     this.afterEnqueue();
     try {
@@ -185,7 +198,8 @@ export class Queue implements AsyncDisposable {
       this.harvester.kick();
       return Promise.resolve(kept);
     }
-    if (this.state === 'shut-down') return Promise.reject(new ShutdownError(`the queue is shut down and holds no result for message ${id}`));
+    if (this.state === 'shut-down')
+      return Promise.reject(new ShutdownError(`the queue is shut down and holds no result for message ${id}`));
     if (this.fault) return Promise.reject(this.faultError());
     const timeoutMs = options.timeoutMs === undefined ? this.config.resultTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);
     const signal = options.signal;
@@ -392,7 +406,8 @@ export class Queue implements AsyncDisposable {
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
       throw new InvalidArgumentError(`id must be a message id (a positive integer returned by enqueue); got ${describeValue(id)}`);
     }
-    if (id >= this.ring.peekNextId()) throw new NotFoundError(`message ${id} was never enqueued (the next id is ${this.ring.peekNextId()})`);
+    if (id >= this.ring.peekNextId())
+      throw new NotFoundError(`message ${id} was never enqueued (the next id is ${this.ring.peekNextId()})`);
   }
 
   /** Whether a message with this id sits in the ring (O(depth): only on slow paths). */
@@ -419,7 +434,11 @@ export class Queue implements AsyncDisposable {
         const off = slotByteOffset(layout, s, (tail + i) | 0);
         const state = this.ring.field(off, SlotHeader.STATE);
         if (state === SlotState.READY || state === SlotState.INFLIGHT) {
-          out.push({ id: this.ring.idAt(off), payload: this.ring.payloadAt(off).slice(), state: state === SlotState.READY ? 'queued' : 'in-flight' });
+          out.push({
+            id: this.ring.idAt(off),
+            payload: this.ring.payloadAt(off).slice(),
+            state: state === SlotState.READY ? 'queued' : 'in-flight',
+          });
         }
       }
     }

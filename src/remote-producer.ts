@@ -1,12 +1,13 @@
 // Enqueueing from a worker thread: the thread attaches to the queue's ring (the SharedArrayBuffer in a
 // ProducerHandle) and writes slots in place, exactly as the owner does; results are harvested by the
 // owner thread. Waiting for space sleeps on SPACE_DOORBELL, which the owner's harvester bumps.
+
+import { threadId } from 'node:worker_threads';
 import { checkTimeout } from './core/options.js';
 import { type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
 import { Control } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import type { ProducerHandle } from './queue.js';
-import { threadId } from 'node:worker_threads';
 
 export class RemoteProducer {
   private readonly ring: SlotRing;
@@ -30,7 +31,7 @@ export class RemoteProducer {
   }
 
   enqueueBatch(payloads: Uint8Array[], options: EnqueueBatchOptions = {}): Promise<number[]> {
-    payloads.forEach((p, i) => this.producer.checkPayload(p, `payloads[${i}]`));
+    for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
     const keys = options.keys?.map((k, i) => this.producer.checkKey(k, `keys[${i}]`));
     const timeoutMs = options.timeoutMs === undefined ? this.enqueueTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);
     return this.producer.enqueueMany(payloads, keys, timeoutMs, options.signal);

@@ -5,7 +5,7 @@
 // consumer that publishes DONE wakes it. (Measured on the GPU machine: per-turn checks cost ~0.5 µs over
 // spinning; a cross-thread wake ~11 µs, so the doorbell is for idle periods only.)
 import type { CompletionStore } from './completions.js';
-import { HandlerStatus, describeHandlerStatus } from './handler-status.js';
+import { describeHandlerStatus, HandlerStatus } from './handler-status.js';
 import { wallClockMs } from './producer.js';
 import { Control, SlotFlag, SlotHeader, SlotState } from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';

@@ -2,7 +2,7 @@
 // validation that turns user input into a complete, checked config. Every error names the option, the
 // value given and what is allowed.
 import { availableParallelism } from 'node:os';
-import { InvalidArgumentError, describeValue } from './errors.js';
+import { describeValue, InvalidArgumentError } from './errors.js';
 import type { PartitionerSpec } from './partitioners.js';
 
 export const BACKENDS = ['auto', 'cpu'] as const;
@@ -82,8 +82,19 @@ export interface QueueConfig {
 }
 
 const KNOWN_OPTIONS = new Set<string>([
-  'backend', 'capacity', 'slotBytes', 'resultBytes', 'handler', 'maxRetries', 'workers', 'partitioner',
-  'enqueueTimeoutMs', 'resultTimeoutMs', 'maxRetainedResults', 'pollSpinUs', 'consumerSpinUs',
+  'backend',
+  'capacity',
+  'slotBytes',
+  'resultBytes',
+  'handler',
+  'maxRetries',
+  'workers',
+  'partitioner',
+  'enqueueTimeoutMs',
+  'resultTimeoutMs',
+  'maxRetainedResults',
+  'pollSpinUs',
+  'consumerSpinUs',
 ]);
 
 export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -125,18 +136,15 @@ export function resolveOptions(options: unknown): QueueConfig {
     );
   }
   const slotBytes = checkInteger('slotBytes', o.slotBytes ?? DEFAULT_OPTIONS.slotBytes, LIMITS.slotBytes.min, LIMITS.slotBytes.max);
-  const resultBytes =
-    o.resultBytes === undefined ? undefined : checkInteger('resultBytes', o.resultBytes, 1, LIMITS.slotBytes.max);
+  const resultBytes = o.resultBytes === undefined ? undefined : checkInteger('resultBytes', o.resultBytes, 1, LIMITS.slotBytes.max);
   const handler = o.handler ?? DEFAULT_OPTIONS.handler;
-  if (typeof handler !== 'string' && (typeof handler !== 'object' || handler === null || typeof (handler as { name?: unknown }).name !== 'string')) {
+  if (
+    typeof handler !== 'string' &&
+    (typeof handler !== 'object' || handler === null || typeof (handler as { name?: unknown }).name !== 'string')
+  ) {
     throw new InvalidArgumentError(`handler must be a handler name or an object with a string name; got ${describeValue(handler)}`);
   }
-  const workers = checkInteger(
-    'workers',
-    o.workers ?? Math.max(1, availableParallelism() - 1),
-    LIMITS.workers.min,
-    LIMITS.workers.max,
-  );
+  const workers = checkInteger('workers', o.workers ?? Math.max(1, availableParallelism() - 1), LIMITS.workers.min, LIMITS.workers.max);
   const config: QueueConfig = {
     backend: backend as Backend,
     capacity: capacity as number,

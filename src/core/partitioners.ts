@@ -1,7 +1,7 @@
 // Partitioning building blocks (from the worker-runtime seed): map a message key to one of n partitions.
 // The queue uses them to send every message of one key to one consumer shard, which is what keeps per-key
 // FIFO with many consumers. Specs are plain data so any producer thread can rebuild the same partitioner.
-import { InvalidArgumentError, describeValue } from './errors.js';
+import { describeValue, InvalidArgumentError } from './errors.js';
 
 export type PartitionerSpec =
   | { kind: 'hash' }
@@ -104,9 +104,7 @@ export function validatePartitionerSpec(spec: unknown, partitions: number): Part
   const kinds = ['hash', 'round-robin', 'consistent-hash', 'range'];
   const kind = (spec as { kind?: unknown } | null)?.kind;
   if (typeof spec !== 'object' || spec === null || !kinds.includes(kind as string)) {
-    throw new InvalidArgumentError(
-      `partitioner must be { kind } with kind one of ${kinds.join(', ')}; got ${describeValue(kind ?? spec)}`,
-    );
+    throw new InvalidArgumentError(`partitioner must be { kind } with kind one of ${kinds.join(', ')}; got ${describeValue(kind ?? spec)}`);
   }
   if (kind === 'consistent-hash') {
     const v = (spec as { virtualNodes?: unknown }).virtualNodes;

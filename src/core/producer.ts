@@ -1,8 +1,8 @@
 // The producer: checks payloads and keys, takes ids, picks a shard (by key, else round robin), claims
 // slots and publishes them. Works on any thread that holds the ring. Waiting enqueues wait in one FIFO
 // so a later call never overtakes an earlier one (per-key order holds while the queue is full).
-import { AbortedError, InvalidArgumentError, QueueFullError, ShutdownError, TimeoutError, describeValue } from './errors.js';
-import { type Partitioner, type PartitionerSpec, createPartitioner, hashKey } from './partitioners.js';
+import { AbortedError, describeValue, InvalidArgumentError, QueueFullError, ShutdownError, TimeoutError } from './errors.js';
+import { createPartitioner, hashKey, type Partitioner, type PartitionerSpec } from './partitioners.js';
 import { Control } from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';
 
@@ -75,7 +75,9 @@ export class Producer {
   checkKey(key: unknown, where = 'key'): MessageKey | undefined {
     if (key === undefined) return undefined;
     if (typeof key === 'string' ? key.length > MAX_KEY_LENGTH : !(typeof key === 'number' && Number.isSafeInteger(key))) {
-      throw new InvalidArgumentError(`${where} must be a string of at most ${MAX_KEY_LENGTH} characters or a safe integer; got ${describeValue(key)}`);
+      throw new InvalidArgumentError(
+        `${where} must be a string of at most ${MAX_KEY_LENGTH} characters or a safe integer; got ${describeValue(key)}`,
+      );
     }
     return key as MessageKey;
   }
@@ -117,7 +119,12 @@ export class Producer {
   // ---- waiting ----
 
   /** Enqueues all payloads, waiting for space up to `timeoutMs`; resolves with their ids in payload order. */
-  enqueueMany(payloads: Uint8Array[], keys: (MessageKey | undefined)[] | undefined, timeoutMs: number, signal?: AbortSignal): Promise<number[]> {
+  enqueueMany(
+    payloads: Uint8Array[],
+    keys: (MessageKey | undefined)[] | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
     this.checkOpen();
     if (signal?.aborted) return Promise.reject(new AbortedError('enqueue', signal.reason));
     const n = payloads.length;
@@ -154,7 +161,10 @@ export class Producer {
       }
       if (Number.isFinite(timeoutMs)) {
         timer = setTimeout(
-          () => settle(new TimeoutError(`enqueue waited ${timeoutMs} ms for space (${pending.left} of ${n} messages not enqueued)`, enqueuedIds())),
+          () =>
+            settle(
+              new TimeoutError(`enqueue waited ${timeoutMs} ms for space (${pending.left} of ${n} messages not enqueued)`, enqueuedIds()),
+            ),
           timeoutMs,
         );
       }
@@ -204,7 +214,15 @@ export class Producer {
         if (key !== undefined) blocked[shard] = true;
         continue;
       }
-      this.ring.write(shard, position, p.payloads[i] as Uint8Array, p.ids[i] as number, key === undefined ? 0 : hashKey(key), key !== undefined, enqueuedAt);
+      this.ring.write(
+        shard,
+        position,
+        p.payloads[i] as Uint8Array,
+        p.ids[i] as number,
+        key === undefined ? 0 : hashKey(key),
+        key !== undefined,
+        enqueuedAt,
+      );
       this.ring.publish(shard, position, 1);
       p.done[i] = 1;
       p.left--;

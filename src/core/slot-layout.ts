@@ -121,10 +121,7 @@ export function computeLayout(g: RingGeometry): RingLayout {
   const payloadArea = alignUp(g.slotBytes, AREA_ALIGN);
   const resultArea = alignUp(g.resultBytes, AREA_ALIGN);
   const slotStride = HEADER_BYTES + payloadArea + resultArea;
-  const slotsOffset = alignUp(
-    CONTROL_BYTES + g.shards * SHARD_CONTROL_BYTES + g.consumers * CONSUMER_DOORBELL_BYTES,
-    LINE_BYTES,
-  );
+  const slotsOffset = alignUp(CONTROL_BYTES + g.shards * SHARD_CONTROL_BYTES + g.consumers * CONSUMER_DOORBELL_BYTES, LINE_BYTES);
   return {
     ...g,
     slotStride,
@@ -135,8 +132,7 @@ export function computeLayout(g: RingGeometry): RingLayout {
 }
 
 /** Int32 index of a shard's control word. */
-export const shardWord = (shard: number, word: number): number =>
-  (CONTROL_BYTES + shard * SHARD_CONTROL_BYTES) / 4 + word;
+export const shardWord = (shard: number, word: number): number => (CONTROL_BYTES + shard * SHARD_CONTROL_BYTES) / 4 + word;
 
 /** Int32 index of the doorbell of the consumer that owns a shard. */
 export const consumerDoorbellWord = (layout: RingLayout, shard: number): number =>

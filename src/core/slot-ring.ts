@@ -6,6 +6,8 @@
 import {
   CONTROL_BYTES,
   Control,
+  computeLayout,
+  consumerDoorbellWord,
   ENQUEUED_AT_BYTE,
   HEADER_BYTES,
   ID_COUNTER_BYTE,
@@ -17,8 +19,6 @@ import {
   SlotFlag,
   SlotHeader,
   SlotState,
-  computeLayout,
-  consumerDoorbellWord,
   shardWord,
   slotByteOffset,
 } from './slot-layout.js';
@@ -31,7 +31,6 @@ export class SlotRing {
   readonly f32: Float32Array;
   readonly f64: Float64Array;
   private readonly ids: BigInt64Array;
-  private readonly mask: number;
 
   private constructor(sab: SharedArrayBuffer, layout: RingLayout) {
     this.sab = sab;
@@ -41,7 +40,6 @@ export class SlotRing {
     this.f32 = new Float32Array(sab);
     this.f64 = new Float64Array(sab);
     this.ids = new BigInt64Array(sab, ID_COUNTER_BYTE, 1);
-    this.mask = layout.shardCapacity - 1;
   }
 
   /** A new ring; every slot EMPTY (a fresh SharedArrayBuffer is zeroed), ids start at 1. */

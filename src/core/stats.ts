@@ -44,7 +44,11 @@ export class StatsRecorder {
   retries = 0;
   droppedFull = 0;
   maxDepth = 0;
-  private readonly histogram = hdr.build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000 });
+  private readonly histogram = hdr.build({
+    numberOfSignificantValueDigits: 3,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000_000,
+  });
 
   // Messages of one batch share an enqueue time and are harvested in one pass, so equal latencies come in
   // runs: count a run and record it once (the histogram's per-value cost dominated the harvest otherwise).

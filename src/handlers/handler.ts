@@ -2,7 +2,7 @@
 // mirrors the device one of seed 004 §4 (`process_message(const MsgView&, ResultView*)` returning a
 // status): views over the ring, reused between messages, so the hot loop allocates nothing.
 
-export { HandlerStatus, describeHandlerStatus } from '../core/handler-status.js';
+export { describeHandlerStatus, HandlerStatus } from '../core/handler-status.js';
 
 /** The message being handled. `bytes` spans the whole ring; the payload is `bytes[offset, offset + length)`. */
 export interface MessageView {

@@ -1,6 +1,6 @@
 // The handler registry: built-ins by name, each resolved from what the user wrote (a name, or a name with
 // parameters) into a HandlerSpec of plain data that every consumer thread and engine rebuilds the same way.
-import { InvalidArgumentError, describeValue } from '../core/errors.js';
+import { describeValue, InvalidArgumentError } from '../core/errors.js';
 import type { HandlerOption } from '../core/options.js';
 import { checksum } from './checksum/checksum.js';
 import { echo } from './echo/echo.js';
@@ -27,7 +27,8 @@ export function resolveHandler(option: HandlerOption): HandlerSpec {
   const definition = handlerDefinition(name);
   const input: HandlerParams = { ...rest };
   if (definition.wrapsInner) {
-    if (input.inner === undefined) throw new InvalidArgumentError(`handler ${name} wraps another: give its name as \`inner\` (e.g. inner: 'checksum')`);
+    if (input.inner === undefined)
+      throw new InvalidArgumentError(`handler ${name} wraps another: give its name as \`inner\` (e.g. inner: 'checksum')`);
     input.inner = resolveHandler(input.inner as HandlerOption);
   }
   return { name, params: definition.params(input) };

@@ -1,7 +1,16 @@
 // The cpu engine's consumer: runs on a worker thread, owns some shards of the ring and runs the handler's
 // JS implementation on their READY slots, in order, with no message passing on the hot path. When idle it
 // spins for `spinUs`, then sleeps on its doorbell (Atomics.wait) until a producer rings it.
-import { Control, HEADER_BYTES, ShardControl, SlotHeader, SlotState, consumerDoorbellWord, shardWord, slotByteOffset } from '../../core/slot-layout.js';
+import {
+  Control,
+  consumerDoorbellWord,
+  HEADER_BYTES,
+  ShardControl,
+  SlotHeader,
+  SlotState,
+  shardWord,
+  slotByteOffset,
+} from '../../core/slot-layout.js';
 import type { SlotRing } from '../../core/slot-ring.js';
 import type { JsHandler, MessageView, ResultView } from '../../handlers/handler.js';
 import { HandlerStatus } from '../../handlers/handler.js';

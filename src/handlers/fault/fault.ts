@@ -1,7 +1,7 @@
 // fault: wraps another handler and fails a chosen fraction of messages, decided by the message id alone,
 // so every engine fails the same messages and a test can count the dead letters it must get. A message
 // fails while `attempt < failAttempts` (default: always, so it ends as a dead letter).
-import { InvalidArgumentError, describeValue } from '../../core/errors.js';
+import { describeValue, InvalidArgumentError } from '../../core/errors.js';
 import { mix32 } from '../../core/partitioners.js';
 import type { HandlerDefinition, HandlerParams } from '../handler.js';
 import { HandlerStatus } from '../handler.js';
@@ -41,7 +41,10 @@ export const fault: HandlerDefinition<FaultParams> = {
       throw new InvalidArgumentError(`fault handler: failRate must be a number from 0 to 1; got ${describeValue(failRate)}`);
     }
     const failAttempts = input.failAttempts ?? Number.POSITIVE_INFINITY;
-    if (typeof failAttempts !== 'number' || !(failAttempts === Number.POSITIVE_INFINITY || (Number.isInteger(failAttempts) && failAttempts >= 0))) {
+    if (
+      typeof failAttempts !== 'number' ||
+      !(failAttempts === Number.POSITIVE_INFINITY || (Number.isInteger(failAttempts) && failAttempts >= 0))
+    ) {
       throw new InvalidArgumentError(`fault handler: failAttempts must be an integer ≥ 0 or Infinity; got ${describeValue(failAttempts)}`);
     }
     const seed = input.seed ?? 0;

@@ -1,6 +1,6 @@
 // slow: wraps another handler and busy-waits `delayUs` before each message, so a test or benchmark can
 // make the consumer slower than the producer (backpressure, UC-6) without sleeping threads.
-import { InvalidArgumentError, describeValue } from '../../core/errors.js';
+import { describeValue, InvalidArgumentError } from '../../core/errors.js';
 import type { HandlerDefinition, HandlerParams } from '../handler.js';
 
 export interface SlowParams extends HandlerParams {

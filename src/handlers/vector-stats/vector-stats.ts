@@ -17,7 +17,9 @@ export function vectorStats(values: Float32Array): [number, number, number, numb
     const x = values[i] as number;
     sum = f(sum + x);
     sumSquares = f(sumSquares + f(x * x));
+    // biome-ignore lint/complexity/useMathMinMax: Math.min propagates NaN; CUDA fminf and WGSL min do not. This comparison is what all three do alike.
     min = x < min ? x : min;
+    // biome-ignore lint/complexity/useMathMinMax: see min above.
     max = x > max ? x : max;
   }
   return [sum, sumSquares, min, max];

@@ -1,0 +1,107 @@
+// The slot ring's layout for device code: the same numbers as src/core/slot-layout.ts (which owns them;
+// test/engines/cuda-layout.test.ts parses this file and fails on any difference, in either direction),
+// plus the memory-ordering helpers every access to the shared ring goes through. Values are literals on
+// purpose, so the test can read them without a C++ evaluator.
+#pragma once
+#include <stdint.h>
+
+namespace gq {
+
+constexpr uint32_t RING_MAGIC = 0x47505551;  // "GPUQ"
+constexpr uint32_t RING_LAYOUT_VERSION = 1;
+constexpr uint32_t LINE_BYTES = 64;
+constexpr uint32_t ID_COUNTER_BYTE = 128;
+constexpr uint32_t CONTROL_BYTES = 256;
+constexpr uint32_t SHARD_CONTROL_BYTES = 192;
+constexpr uint32_t CONSUMER_DOORBELL_BYTES = 64;
+constexpr uint32_t ENQUEUED_AT_BYTE = 40;
+constexpr uint32_t HEADER_BYTES = 48;
+constexpr uint32_t AREA_ALIGN = 16;
+
+// Int32 word indices of the control block.
+namespace Control {
+constexpr uint32_t MAGIC = 0;
+constexpr uint32_t LAYOUT_VERSION = 1;
+constexpr uint32_t SHARDS = 2;
+constexpr uint32_t SHARD_CAPACITY = 3;
+constexpr uint32_t SLOT_BYTES = 4;
+constexpr uint32_t RESULT_BYTES = 5;
+constexpr uint32_t SLOT_STRIDE = 6;
+constexpr uint32_t MAX_RETRIES = 7;
+constexpr uint32_t CLOSED = 8;
+constexpr uint32_t STOP = 9;
+constexpr uint32_t PAUSED = 10;
+constexpr uint32_t HEARTBEAT = 11;
+constexpr uint32_t HARVEST_DOORBELL = 12;
+constexpr uint32_t SPACE_DOORBELL = 13;
+constexpr uint32_t SPACE_WAITERS = 14;
+constexpr uint32_t ROUND_ROBIN = 15;
+constexpr uint32_t CONSUMERS = 16;
+}  // namespace Control
+
+// Int32 word offsets inside one shard's control area (one cache line per writer).
+namespace ShardControl {
+constexpr uint32_t HEAD = 0;
+constexpr uint32_t CONSUMER_CURSOR = 16;
+constexpr uint32_t HARVEST_TAIL = 32;
+}  // namespace ShardControl
+
+namespace SlotState {
+constexpr uint32_t EMPTY = 0;
+constexpr uint32_t READY = 1;
+constexpr uint32_t INFLIGHT = 2;
+constexpr uint32_t DONE = 3;
+}  // namespace SlotState
+
+// Int32 word indices inside a slot header.
+namespace SlotHeader {
+constexpr uint32_t STATE = 0;
+constexpr uint32_t PAYLOAD_LEN = 1;
+constexpr uint32_t ID_LO = 2;
+constexpr uint32_t ID_HI = 3;
+constexpr uint32_t KEY_HASH = 4;
+constexpr uint32_t FLAGS = 5;
+constexpr uint32_t ATTEMPTS = 6;
+constexpr uint32_t RESULT_LEN = 7;
+constexpr uint32_t HANDLER_STATUS = 8;
+}  // namespace SlotHeader
+
+namespace SlotFlag {
+constexpr uint32_t HAS_KEY = 1;
+}  // namespace SlotFlag
+
+// ---- memory ordering (PTX memory model) ------------------------------------------------------------
+// The ring lives in host memory mapped into the GPU, shared with JS threads using Atomics (sequentially
+// consistent) and with the host only through plain loads and stores: PCIe H100 has no host-native
+// atomics, so nothing here is a read-modify-write on host memory. Every helper names its ordering and its
+// scope; `.sys` scope is what makes the access order against the CPU, not only against other SMs.
+
+/// Load, acquire, system scope: loads and stores after it (payload reads) happen after it, and see what
+/// the host wrote before its matching release (a producer's READY store comes after the payload).
+__device__ __forceinline__ uint32_t ld_acquire_sys(const uint32_t* p) {
+  uint32_t v;
+  asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+/// Load, relaxed, system scope: a fresh value of a word the host writes (a hint such as HEAD, or a control
+/// flag such as STOP); orders nothing else, and is never served from a stale L1 line.
+__device__ __forceinline__ uint32_t ld_relaxed_sys(const uint32_t* p) {
+  uint32_t v;
+  asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+/// Store, release, system scope: every load and store before it (the result, the header fields) is
+/// visible to the host before this value is. Publishes DONE.
+__device__ __forceinline__ void st_release_sys(uint32_t* p, uint32_t v) {
+  asm volatile("st.release.sys.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
+}
+
+/// Store, relaxed, system scope: a value the host may read at any time but that orders nothing (INFLIGHT,
+/// CONSUMER_CURSOR, HEARTBEAT).
+__device__ __forceinline__ void st_relaxed_sys(uint32_t* p, uint32_t v) {
+  asm volatile("st.relaxed.sys.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
+}
+
+}  // namespace gq
