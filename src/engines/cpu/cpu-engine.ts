@@ -20,15 +20,18 @@ export class CpuEngine implements Engine {
   }
 
   describe(): string {
-    return `${this.ctx.config.workers} worker thread${this.ctx.config.workers === 1 ? '' : 's'}`;
+    const n = this.ctx.ring.layout.consumers;
+    return `${n} worker thread${n === 1 ? '' : 's'}`;
   }
 
   async start(): Promise<void> {
     const { ring, handler, config } = this.ctx;
+    const { consumers } = ring.layout;
     const ready: Promise<void>[] = [];
-    for (let w = 0; w < config.workers; w++) {
+    for (let w = 0; w < consumers; w++) {
+      // Shard s belongs to consumer s % consumers (slot-layout.ts), so its doorbell is the one producers ring.
       const shards: number[] = [];
-      for (let s = w; s < ring.layout.shards; s += config.workers) shards.push(s);
+      for (let s = w; s < ring.layout.shards; s += consumers) shards.push(s);
       const data: ConsumerWorkerData = { sab: ring.sab, shards, handler, spinUs: config.consumerSpinUs };
       const worker = new Worker(WORKER_URL, { workerData: data, name: `gpuqueue-cpu-${w}` });
       this.workers.push(worker);
