@@ -23,12 +23,40 @@ const SLEEP_CHECK_MS = 100;
 export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandler, spinUs: number): void {
   const { i32 } = ring;
   const layout = ring.layout;
+  const resultOffset = layout.resultOffset;
   const msg: MessageView = { bytes: ring.u8, floats: ring.f32, offset: 0, length: 0, id: 0, attempt: 0 };
   const out: ResultView = { bytes: ring.u8, floats: ring.f32, offset: 0, capacity: layout.resultBytes, length: 0 };
   const cursors = shards.map((s) => Atomics.load(i32, shardWord(s, ShardControl.CONSUMER_CURSOR)));
   const doorbell = consumerDoorbellWord(layout, shards[0] as number);
   const maxAttempts = 1 + (Atomics.load(i32, Control.MAX_RETRIES) as number);
   let idleSince = -1;
+
+  /** Runs the handler on one INFLIGHT slot (with its retries), writes the outcome, publishes DONE. */
+  const runSlot = (off: number): void => {
+    const w = off >> 2;
+    msg.offset = off + HEADER_BYTES;
+    msg.length = i32[w + SlotHeader.PAYLOAD_LEN] as number;
+    msg.id = (i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[w + SlotHeader.ID_LO] as number) >>> 0);
+    out.offset = off + resultOffset;
+    let status: number = HandlerStatus.FAILED;
+    let attempt = 0;
+    while (attempt < maxAttempts) {
+      msg.attempt = attempt;
+      out.length = 0;
+      attempt++;
+      try {
+        status = handler(msg, out);
+      } catch {
+        status = HandlerStatus.THREW;
+      }
+      if (status === HandlerStatus.OK) break;
+    }
+    i32[w + SlotHeader.ATTEMPTS] = attempt;
+    i32[w + SlotHeader.HANDLER_STATUS] = status;
+    i32[w + SlotHeader.RESULT_LEN] = status === HandlerStatus.OK ? out.length : 0;
+    // Release: the result and the fields above become visible with DONE.
+    Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
+  };
 
   for (;;) {
     if (Atomics.load(i32, Control.STOP) === 1) return;
@@ -47,28 +75,7 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
         // Acquire: READY was stored after the payload was written.
         if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
         Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
-        msg.offset = off + HEADER_BYTES;
-        msg.length = i32[w + SlotHeader.PAYLOAD_LEN] as number;
-        msg.id = (i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[w + SlotHeader.ID_LO] as number) >>> 0);
-        out.offset = off + layout.resultOffset;
-        let status: number = HandlerStatus.FAILED;
-        let attempt = 0;
-        while (attempt < maxAttempts) {
-          msg.attempt = attempt;
-          out.length = 0;
-          attempt++;
-          try {
-            status = handler(msg, out);
-          } catch {
-            status = HandlerStatus.THREW;
-          }
-          if (status === HandlerStatus.OK) break;
-        }
-        i32[w + SlotHeader.ATTEMPTS] = attempt;
-        i32[w + SlotHeader.HANDLER_STATUS] = status;
-        i32[w + SlotHeader.RESULT_LEN] = status === HandlerStatus.OK ? out.length : 0;
-        // Release: the result and the fields above become visible with DONE.
-        Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
+        runSlot(off);
         cursor = (cursor + 1) | 0;
       }
       if (cursor !== start) {
