@@ -37,6 +37,13 @@ struct ResultView {
 /// Runs one attempt of one message; 0 (HandlerStatus::OK) is success, anything else fails the attempt.
 __device__ int process_message(const MsgView& in, ResultView* out);
 
+/// The GPU's global nanosecond timer (for handlers that wait, and the kernel's heartbeat).
+__device__ __forceinline__ uint64_t global_timer_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
 /// A wrapper stage the host passes at launch (fault, slow): wrappers run before the leaf, outermost first,
 /// and may fail the attempt without running it — the same as the JS wrappers calling `inner`.
 struct WrapperStage {

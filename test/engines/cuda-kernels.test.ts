@@ -1,0 +1,43 @@
+// The cuda engine's device code compiles, warning-free, with every built-in handler: runs the kernel
+// build into a temporary folder. Needs nvcc (not a GPU); skipped, with the reason, where there is none.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const nvcc = process.env.NVCC ?? 'nvcc';
+
+function nvccMissing(): string | false {
+  try {
+    execFileSync(nvcc, ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return `nvcc not found (${nvcc}): install the CUDA toolkit or set NVCC`;
+  }
+}
+
+test('the persistent kernel builds to PTX with every built-in handler', { skip: nvccMissing() }, () => {
+  const out = mkdtempSync(join(tmpdir(), 'gpuqueue-kernels-'));
+  try {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-kernels.mjs'), '--out', out], { stdio: 'pipe' });
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { handlers: string[]; wrappers: string[] };
+    assert.deepEqual(manifest.handlers, ['checksum', 'echo', 'vector-stats']);
+    assert.deepEqual(manifest.wrappers, ['fault', 'slow']);
+    for (const handler of manifest.handlers) {
+      const ptx = readFileSync(join(out, `${handler}.ptx`), 'utf8');
+      assert.match(ptx, /\.entry gq_persistent_consumer\(/, `${handler}.ptx has the kernel`);
+      assert.match(ptx, /st\.release\.sys/, `${handler}.ptx publishes DONE with a system-scope release`);
+      // PCIe hosts need not support device atomics: read-modify-writes may only touch shared memory.
+      const atomics = ptx.split('\n').filter((line) => /\b(atom|red)\./.test(line));
+      assert.deepEqual(atomics.filter((line) => !/\.shared\./.test(line)), [], `${handler}.ptx has no atomics outside shared memory`);
+    }
+    // Bit-identical float results rule out FMA contraction.
+    assert.doesNotMatch(readFileSync(join(out, 'vector-stats.ptx'), 'utf8'), /\bfma\./);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
