@@ -10,6 +10,8 @@ export const HandlerStatus = {
   BAD_PAYLOAD: 3,
   /** The JS implementation threw. */
   THREW: 4,
+  /** The consumer died while running it (a worker thread exited, a GPU context was lost) on every attempt. */
+  CONSUMER_DIED: 5,
 } as const;
 
 export const describeHandlerStatus = (status: number): string =>

@@ -3,6 +3,7 @@
 import { describeValue, InvalidArgumentError } from '../core/errors.js';
 import type { HandlerOption } from '../core/options.js';
 import { checksum } from './checksum/checksum.js';
+import { crash } from './crash/crash.js';
 import { echo } from './echo/echo.js';
 import { fault } from './fault/fault.js';
 import type { HandlerDefinition, HandlerParams, HandlerSpec, JsHandler } from './handler.js';
@@ -10,7 +11,7 @@ import { slow } from './slow/slow.js';
 import { vectorStatsHandler } from './vector-stats/vector-stats.js';
 
 const builtins = new Map<string, HandlerDefinition>(
-  [echo, checksum, vectorStatsHandler, fault as unknown as HandlerDefinition, slow as unknown as HandlerDefinition].map((d) => [d.name, d]),
+  [echo, checksum, vectorStatsHandler, fault as unknown as HandlerDefinition, slow as unknown as HandlerDefinition, crash as unknown as HandlerDefinition].map((d) => [d.name, d]),
 );
 
 export const handlerNames = (): string[] => [...builtins.keys()];

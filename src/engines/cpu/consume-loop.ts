@@ -41,12 +41,15 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
     msg.length = i32[w + SlotHeader.PAYLOAD_LEN] as number;
     msg.id = (i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[w + SlotHeader.ID_LO] as number) >>> 0);
     out.offset = off + resultOffset;
-    let status: number = HandlerStatus.FAILED;
-    let attempt = 0;
+    // Attempts are counted in the slot before each run, so a slot re-run after its consumer died goes on
+    // counting, and a message that keeps killing consumers ends as a dead letter instead of a crash loop.
+    let attempt = i32[w + SlotHeader.ATTEMPTS] as number;
+    let status: number = attempt > 0 ? HandlerStatus.CONSUMER_DIED : HandlerStatus.FAILED;
     while (attempt < maxAttempts) {
       msg.attempt = attempt;
       out.length = 0;
       attempt++;
+      Atomics.store(i32, w + SlotHeader.ATTEMPTS, attempt);
       try {
         status = handler(msg, out);
       } catch {

@@ -1,0 +1,52 @@
+// crash: wraps another handler and kills its consumer (the worker thread; on a GPU, the context) on chosen
+// messages, decided by id like `fault`, for the first `crashAttempts` attempts. It exists to test that a
+// dying consumer loses nothing: the message is re-run elsewhere, and one that keeps killing consumers is
+// dead-lettered (CONSUMER_DIED) after 1 + maxRetries attempts.
+import { describeValue, InvalidArgumentError } from '../../core/errors.js';
+import { faultHash, faultThreshold } from '../fault/fault.js';
+import type { HandlerDefinition, HandlerParams } from '../handler.js';
+
+export interface CrashParams extends HandlerParams {
+  inner: { name: string; params: HandlerParams };
+  crashRate: number;
+  crashAttempts: number;
+  seed: number;
+}
+
+/** Whether the crash handler kills its consumer on this attempt of this message (the reference for tests). */
+export const crashes = (id: number, attempt: number, p: Pick<CrashParams, 'crashRate' | 'crashAttempts' | 'seed'>): boolean =>
+  attempt < p.crashAttempts && faultHash(id, p.seed) < faultThreshold(p.crashRate);
+
+export const crash: HandlerDefinition<CrashParams> = {
+  name: 'crash',
+  summary: 'wraps `inner`; kills its consumer on a `crashRate` fraction of messages (by id) for `crashAttempts` attempts',
+  wrapsInner: true,
+  params: (input) => {
+    const crashRate = input.crashRate ?? 0.001;
+    if (typeof crashRate !== 'number' || !(crashRate >= 0 && crashRate <= 1)) {
+      throw new InvalidArgumentError(`crash handler: crashRate must be a number from 0 to 1; got ${describeValue(crashRate)}`);
+    }
+    const crashAttempts = input.crashAttempts ?? 1;
+    if (
+      typeof crashAttempts !== 'number' ||
+      !(crashAttempts === Number.POSITIVE_INFINITY || (Number.isInteger(crashAttempts) && crashAttempts >= 0))
+    ) {
+      throw new InvalidArgumentError(
+        `crash handler: crashAttempts must be an integer ≥ 0 or Infinity; got ${describeValue(crashAttempts)}`,
+      );
+    }
+    const seed = input.seed ?? 1;
+    if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+      throw new InvalidArgumentError(`crash handler: seed must be an integer from 0 to 2^32 - 1; got ${describeValue(seed)}`);
+    }
+    return { inner: input.inner as CrashParams['inner'], crashRate, crashAttempts, seed };
+  },
+  js: (p, inner) => {
+    const run = inner as NonNullable<typeof inner>;
+    return (msg, out) => {
+      // In a worker thread, process.exit ends that thread only: the consumer dies mid-message.
+      if (crashes(msg.id, msg.attempt, p)) process.exit(70);
+      return run(msg, out);
+    };
+  },
+};
