@@ -21,6 +21,7 @@ import { Control, SlotHeader, SlotState, slotByteOffset } from './core/slot-layo
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
 import type { Engine } from './engines/engine.js';
+import { CpuEngine } from './engines/cpu/cpu-engine.js';
 import { planEngine } from './engines/select.js';
 import type { HandlerSpec } from './handlers/handler.js';
 import { handlerResultBytes, resolveHandler } from './handlers/registry.js';
@@ -63,7 +64,9 @@ export class Queue implements AsyncDisposable {
   readonly config: Readonly<QueueConfig>;
   readonly handler: HandlerSpec;
   private readonly ring: SlotRing;
-  private readonly engine: Engine;
+  private engine: Engine;
+  /** Set when a failed engine's messages were handed to the cpu engine (`fallback: 'cpu'`). */
+  private fellBackFrom: string | undefined;
   private readonly producer: Producer;
   private readonly store = new CompletionStore();
   private readonly statsRecorder = new StatsRecorder();
@@ -350,6 +353,7 @@ export class Queue implements AsyncDisposable {
       latency: s.latency(),
       timeToReadyMs: Math.round(this.timeToReadyMs * 100) / 100,
       ...(this.fault ? { fault: this.fault.message } : {}),
+      ...(this.fellBackFrom ? { fellBackFrom: this.fellBackFrom } : {}),
     };
   }
 
@@ -451,11 +455,34 @@ export class Queue implements AsyncDisposable {
 
   private onEngineFault(error: Error): void {
     if (this.fault) return;
+    if (this.config.fallback === 'cpu' && this.engine.name !== 'cpu' && this.state !== 'shut-down') {
+      this.failOver(error);
+      return;
+    }
     this.fault = error;
     this.state = 'failed';
     const failure = this.faultError();
     for (const fail of [...this.resultWaiters]) fail(failure);
     for (const done of [...this.closeListeners]) done();
+  }
+
+  /**
+   * `fallback: 'cpu'`: the ring is the same for every engine, so cpu workers take over the failed engine's
+   * shards in place — its finished slots are harvested as usual, its READY and INFLIGHT ones run again.
+   */
+  private failOver(error: Error): void {
+    const failed = this.engine;
+    this.fellBackFrom = `${failed.name} (${error.message})`;
+    const cpu = new CpuEngine({ ring: this.ring, handler: this.handler, config: this.config, onFault: (e) => this.onEngineFault(e) }, this.config.workers);
+    this.engine = cpu;
+    // The failed consumers must be gone (a hung kernel killed with its context) before cpu workers touch
+    // the same slots; then clear the STOP its shutdown set.
+    const takeOver = async () => {
+      await failed.stop().catch(() => {});
+      this.ring.setControl(Control.STOP, 0);
+      await cpu.start();
+    };
+    takeOver().catch((e: Error) => this.onEngineFault(e));
   }
 }
 

@@ -38,6 +38,12 @@ export interface QueueOptions {
   pollSpinUs?: number;
   /** How long an idle consumer spins before it sleeps. **Default:** `200` */
   consumerSpinUs?: number;
+  /**
+   * What happens when a GPU engine dies (a lost context, a kernel that stopped beating): `'none'` fails
+   * pending calls with EngineFailedError; `'cpu'` hands the unfinished messages, in place, to cpu workers.
+   * **Default:** `'none'`
+   */
+  fallback?: 'none' | 'cpu';
 }
 
 export const DEFAULT_OPTIONS = {
@@ -52,6 +58,7 @@ export const DEFAULT_OPTIONS = {
   retainedResultsPerSlot: 16,
   pollSpinUs: 20,
   consumerSpinUs: 200,
+  fallback: 'none',
 } as const satisfies Partial<Record<keyof QueueOptions | 'retainedResultsPerSlot', unknown>>;
 
 export const LIMITS = {
@@ -79,6 +86,7 @@ export interface QueueConfig {
   maxRetainedResults: number;
   pollSpinUs: number;
   consumerSpinUs: number;
+  fallback: 'none' | 'cpu';
 }
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -145,6 +153,10 @@ export function resolveOptions(options: unknown): QueueConfig {
     throw new InvalidArgumentError(`handler must be a handler name or an object with a string name; got ${describeValue(handler)}`);
   }
   const workers = checkInteger('workers', o.workers ?? Math.max(1, availableParallelism() - 1), LIMITS.workers.min, LIMITS.workers.max);
+  const fallback = o.fallback ?? DEFAULT_OPTIONS.fallback;
+  if (fallback !== 'none' && fallback !== 'cpu') {
+    throw new InvalidArgumentError(`fallback must be 'none' or 'cpu'; got ${describeValue(fallback)}`);
+  }
   const config: QueueConfig = {
     backend: backend as Backend,
     capacity: capacity as number,
@@ -169,6 +181,7 @@ export function resolveOptions(options: unknown): QueueConfig {
       LIMITS.spinUs.min,
       LIMITS.spinUs.max,
     ),
+    fallback,
   };
   return config;
 }

@@ -36,6 +36,8 @@ export interface QueueStats {
   timeToReadyMs: number;
   /** Set when the engine failed. */
   fault?: string;
+  /** Set when a GPU engine failed and `fallback: 'cpu'` took over its messages: which engine, and why. */
+  fellBackFrom?: string;
 }
 
 export class StatsRecorder {
