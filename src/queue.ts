@@ -20,8 +20,8 @@ import { type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Produce
 import { Control, SlotHeader, SlotState, slotByteOffset } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
-import type { Engine } from './engines/engine.js';
 import { CpuEngine } from './engines/cpu/cpu-engine.js';
+import type { Engine } from './engines/engine.js';
 import { planEngine } from './engines/select.js';
 import type { HandlerSpec } from './handlers/handler.js';
 import { handlerResultBytes, resolveHandler } from './handlers/registry.js';
@@ -473,7 +473,10 @@ export class Queue implements AsyncDisposable {
   private failOver(error: Error): void {
     const failed = this.engine;
     this.fellBackFrom = `${failed.name} (${error.message})`;
-    const cpu = new CpuEngine({ ring: this.ring, handler: this.handler, config: this.config, onFault: (e) => this.onEngineFault(e) }, this.config.workers);
+    const cpu = new CpuEngine(
+      { ring: this.ring, handler: this.handler, config: this.config, onFault: (e) => this.onEngineFault(e) },
+      this.config.workers,
+    );
     this.engine = cpu;
     // The failed consumers must be gone (a hung kernel killed with its context) before cpu workers touch
     // the same slots; then clear the STOP its shutdown set.
