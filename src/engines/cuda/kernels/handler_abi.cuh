@@ -15,6 +15,8 @@ constexpr int FAILED = 1;
 constexpr int RESULT_TOO_LARGE = 2;
 constexpr int BAD_PAYLOAD = 3;
 constexpr int THREW = 4;
+// Set by the host when a consumer died holding the message; a device handler never returns it.
+constexpr int CONSUMER_DIED = 5;
 }  // namespace HandlerStatus
 
 /// One message. `payload` is 16-byte aligned (AREA_ALIGN), so handlers may use 16-byte loads up to
