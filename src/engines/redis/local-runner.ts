@@ -1,0 +1,192 @@
+// A worker's local engine: a ring of its own consumed by a cpu or cuda engine, driven through the engine
+// seam (engine.ts) like the Queue drives it. Driving the seam rather than a public Queue keeps each
+// message's own id in its slot, so handlers that depend on the id (fault injection) fail exactly the
+// messages they fail on every other engine, and attempts / handler statuses come back as the consumer
+// wrote them. Messages of one key go to one local shard in batch order (per-key FIFO holds here too).
+import { resolveOptions } from '../../core/options.js';
+import { mix32 } from '../../core/partitioners.js';
+import { wallClockMs } from '../../core/producer.js';
+import { Control, SlotFlag, SlotHeader, SlotState, slotByteOffset } from '../../core/slot-layout.js';
+import { SlotRing } from '../../core/slot-ring.js';
+import type { HandlerSpec } from '../../handlers/handler.js';
+import type { Engine } from '../engine.js';
+import { planEngine } from '../select.js';
+import type { WireMessage, WireResult } from './wire.js';
+
+export interface LocalRunnerOptions {
+  /** The local engine: `auto` picks the best one usable here. */
+  backend: string;
+  handler: HandlerSpec;
+  slotBytes: number;
+  resultBytes: number;
+  maxRetries: number;
+  /** Slots of the local ring (a power of two). */
+  capacity: number;
+  /** Consumer threads of a cpu engine. */
+  threads: number | undefined;
+}
+
+interface Tracker {
+  results: WireResult[];
+  left: number;
+  resolve(results: WireResult[]): void;
+  reject(error: Error): void;
+}
+
+const EMPTY = new Uint8Array(0);
+/** The doorbell sleep's safety net while results are awaited. */
+const SLEEP_MS = 20;
+
+export class LocalRunner {
+  readonly engineName: string;
+  private readonly ring: SlotRing;
+  private readonly engine: Engine;
+  /** Slot byte offset → who waits for that slot's outcome. A slot is not reused before it is harvested. */
+  private readonly waiting = new Map<number, { tracker: Tracker; index: number }>();
+  private readonly spaceWaiters: (() => void)[] = [];
+  private harvesting = false;
+  private nextShard = 0;
+  private fault: Error | undefined;
+  private readonly visit = (off: number) => this.complete(off);
+
+  private constructor(options: LocalRunnerOptions) {
+    const config = resolveOptions({
+      backend: options.backend,
+      capacity: options.capacity,
+      slotBytes: options.slotBytes,
+      resultBytes: options.resultBytes,
+      maxRetries: options.maxRetries,
+      ...(options.threads === undefined ? {} : { workers: options.threads }),
+    });
+    const plan = planEngine(config);
+    this.engineName = plan.name;
+    this.ring = SlotRing.create(
+      {
+        shards: plan.shards,
+        consumers: plan.consumers,
+        shardCapacity: config.capacity / plan.shards,
+        slotBytes: options.slotBytes,
+        resultBytes: options.resultBytes,
+      },
+      options.maxRetries,
+    );
+    this.engine = plan.create({ ring: this.ring, handler: options.handler, config, onFault: (e) => this.onFault(e) });
+  }
+
+  static async open(options: LocalRunnerOptions): Promise<LocalRunner> {
+    const runner = new LocalRunner(options);
+    await runner.engine.start();
+    return runner;
+  }
+
+  describe(): string {
+    return `${this.engine.name} (${this.engine.describe()})`;
+  }
+
+  get busy(): boolean {
+    return this.waiting.size > 0;
+  }
+
+  /** Runs a batch; resolves with one result per message, in batch order. */
+  async run(messages: readonly WireMessage[]): Promise<WireResult[]> {
+    if (this.fault) throw this.fault;
+    if (messages.length === 0) return [];
+    let tracker: Tracker | undefined;
+    const promise = new Promise<WireResult[]>((resolve, reject) => {
+      tracker = { results: new Array(messages.length), left: messages.length, resolve, reject };
+    });
+    const shards = this.ring.layout.shards;
+    const now = wallClockMs();
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i] as WireMessage;
+      const hasKey = (m.flags & SlotFlag.HAS_KEY) !== 0;
+      let shard: number;
+      if (hasKey) shard = mix32(m.keyHash) % shards;
+      else {
+        shard = this.nextShard;
+        this.nextShard = (shard + 1) % shards;
+      }
+      let position = this.ring.claim(shard, 1);
+      while (position < 0) {
+        // The local ring is full: wait for a harvest. Messages are written in batch order, so a key's
+        // messages still enter their shard in order.
+        await new Promise<void>((wake) => {
+          this.spaceWaiters.push(wake);
+          this.harvest();
+        });
+        if (this.fault) {
+          tracker?.reject(this.fault);
+          return promise;
+        }
+        position = this.ring.claim(shard, 1);
+      }
+      this.ring.write(shard, position, m.payload, m.id, m.keyHash, hasKey, now);
+      this.waiting.set(slotByteOffset(this.ring.layout, shard, position), { tracker: tracker as Tracker, index: i });
+      this.ring.publish(shard, position, 1);
+    }
+    this.harvest();
+    return promise;
+  }
+
+  async stop(): Promise<void> {
+    this.ring.setControl(Control.CLOSED, 1);
+    await this.engine.stop();
+    this.onFault(new Error('the local engine stopped'));
+  }
+
+  /** Harvests while anyone waits: once per event-loop turn while slots complete, else asleep on the doorbell. */
+  private harvest(): void {
+    if (this.harvesting) return;
+    this.harvesting = true;
+    const loop = async () => {
+      const { ring } = this;
+      while ((this.waiting.size > 0 || this.spaceWaiters.length > 0) && !this.fault) {
+        let n = 0;
+        for (let s = 0; s < ring.layout.shards; s++) n += ring.harvest(s, Number.POSITIVE_INFINITY, this.visit);
+        if (n > 0) {
+          for (const wake of this.spaceWaiters.splice(0)) wake();
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        Atomics.store(ring.i32, Control.HARVEST_DOORBELL, 1);
+        if (!this.anyDone()) {
+          const waited = Atomics.waitAsync(ring.i32, Control.HARVEST_DOORBELL, 1, SLEEP_MS);
+          if (waited.async) await waited.value;
+        }
+        Atomics.store(ring.i32, Control.HARVEST_DOORBELL, 0);
+      }
+      this.harvesting = false;
+    };
+    loop();
+  }
+
+  private anyDone(): boolean {
+    for (let s = 0; s < this.ring.layout.shards; s++) {
+      if (this.ring.stateAt(s, this.ring.harvestTail(s)) === SlotState.DONE) return true;
+    }
+    return false;
+  }
+
+  private complete(off: number): void {
+    const entry = this.waiting.get(off);
+    if (!entry) return;
+    this.waiting.delete(off);
+    const { ring } = this;
+    const handlerStatus = ring.field(off, SlotHeader.HANDLER_STATUS);
+    entry.tracker.results[entry.index] = {
+      id: ring.idAt(off),
+      handlerStatus,
+      attempts: ring.field(off, SlotHeader.ATTEMPTS),
+      data: handlerStatus === 0 ? ring.resultAt(off).slice() : EMPTY,
+    };
+    if (--entry.tracker.left === 0) entry.tracker.resolve(entry.tracker.results);
+  }
+
+  private onFault(error: Error): void {
+    this.fault ??= error;
+    const trackers = new Set([...this.waiting.values()].map((w) => w.tracker));
+    this.waiting.clear();
+    for (const t of trackers) t.reject(this.fault);
+    for (const wake of this.spaceWaiters.splice(0)) wake();
+  }
+}

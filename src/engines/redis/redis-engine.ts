@@ -1,0 +1,320 @@
+// The redis engine's consumer: a bridge on the owner thread that ships the ring's READY slots to Redis
+// Streams and writes back the results that workers publish. The ring stays the bounded outbox and inbox,
+// so enqueue, FULL/TIMEOUT, results, retries accounting and shutdown are the Queue's as on every engine.
+//
+//   shard n READY ──pack, XADD (lua/ship.lua)──▶ gq:{name:pn}:stream ──▶ workers (worker.ts)
+//   shard n DONE ◀──unpack, write slots────────── gq:{name:pn}:inbox:<producer> ◀── lua/publish-result.lua
+//
+// Per shard, one batch is on its way to Redis at a time, so batches reach the stream in position order
+// (per-key FIFO: the partitioner keeps a key on one shard, so on one stream). Nothing here blocks the
+// event loop: results arrive on a dedicated connection blocked in XREAD, never by polling per message.
+import { randomBytes } from 'node:crypto';
+import { HandlerStatus } from '../../core/handler-status.js';
+import {
+  Control,
+  consumerDoorbellWord,
+  HEADER_BYTES,
+  ShardControl,
+  SlotHeader,
+  SlotState,
+  shardWord,
+  slotByteOffset,
+} from '../../core/slot-layout.js';
+import type { Engine, EngineContext } from '../engine.js';
+import { close, connect, describeTarget, duplicate, ensureGroup, type RedisClient } from './connection.js';
+import { configDigest, encodeBatchConfig } from './handler-config.js';
+import { configKey, GROUP, inboxKey, partitionsKey, streamKey } from './keys.js';
+import type { RedisConfig } from './options.js';
+import { runScript, scripts } from './scripts.js';
+import { packBatch, unpackResults, type WireMessage } from './wire.js';
+
+/** A shipped batch waiting for its results: where its slots are. */
+interface Shipped {
+  shard: number;
+  position: number;
+  count: number;
+}
+
+/** Result entries taken per XREAD, and how long one blocks before looking at `stopping` again. */
+const READ_COUNT = 64;
+const READ_BLOCK_MS = 1000;
+/** While the stream is full (backpressure) or Redis fails, a batch is retried after this long (doubling). */
+const RETRY_MIN_MS = 2;
+const RETRY_MAX_MS = 200;
+/** Checks for PAUSED to clear, and the doorbell sleep's safety net. */
+const PAUSED_CHECK_MS = 5;
+const DOORBELL_SLEEP_MS = 100;
+/** An inbox outlives a vanished producer by this long (refreshed while it lives). */
+const INBOX_TTL_MS = 10 * 60_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class RedisEngine implements Engine {
+  readonly name = 'redis';
+  readonly wakesOwner = true;
+  /** Names this producer's inboxes; results for its batches go there. */
+  readonly producerId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  private readonly ctx: EngineContext;
+  private readonly config: RedisConfig;
+  private client: RedisClient | undefined;
+  private readonly readers: RedisClient[] = [];
+  private readonly loops: Promise<void>[] = [];
+  private digest = '';
+  /** Per shard: the next position to ship, and whether a batch of it is on its way. */
+  private readonly cursors: number[];
+  private readonly busy: boolean[];
+  private readonly shipped = new Map<number, Shipped>();
+  private stopping = false;
+  private sleeping = false;
+  private pumpQueued = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  /** The last Redis failure while it lasts (cleared by the next success): shown by describe(). */
+  private failure: string | undefined;
+
+  constructor(ctx: EngineContext, config: RedisConfig) {
+    this.ctx = ctx;
+    this.config = config;
+    const { shards } = ctx.ring.layout;
+    this.cursors = Array.from({ length: shards }, (_, s) => ctx.ring.control(shardWord(s, ShardControl.CONSUMER_CURSOR)));
+    this.busy = new Array<boolean>(shards).fill(false);
+  }
+
+  describe(): string {
+    const n = this.ctx.ring.layout.shards;
+    const where = `${n} partition stream${n === 1 ? '' : 's'} of "${this.config.name}" on ${describeTarget(this.config)}`;
+    return this.failure ? `${where}; Redis failing: ${this.failure}` : where;
+  }
+
+  async start(): Promise<void> {
+    const { ring, handler } = this.ctx;
+    const { shards, slotBytes, resultBytes } = ring.layout;
+    const client = await connect(this.config, 'producer');
+    this.client = client;
+    client.on('error', (error: Error) => {
+      this.failure = error.message;
+    });
+    const name = this.config.name;
+    const batchConfig = encodeBatchConfig({ handler, slotBytes, resultBytes, maxRetries: ring.control(Control.MAX_RETRIES) });
+    this.digest = configDigest(batchConfig);
+    await client.set(configKey(name, this.digest), batchConfig);
+    await client.zadd(partitionsKey(name), 'GT', shards, 'count');
+    for (let p = 0; p < shards; p++) {
+      await ensureGroup(client, streamKey(name, p), GROUP);
+      // An empty inbox exists from the start: workers publish only to inboxes that exist (lua/publish-result.lua).
+      const inbox = inboxKey(name, p, this.producerId);
+      await client.xadd(inbox, 'MAXLEN', '0', '*', 'hello', '1');
+      await client.pexpire(inbox, INBOX_TTL_MS);
+    }
+    this.refreshTimer = setInterval(() => this.refreshInboxes(), INBOX_TTL_MS / 4);
+    this.refreshTimer.unref();
+    // Cluster: an XREAD may name keys of one slot only, so one reader per partition; else one for all.
+    const groups = this.config.clusterNodes ? Array.from({ length: shards }, (_, p) => [p]) : [Array.from({ length: shards }, (_, p) => p)];
+    for (const partitions of groups) {
+      const reader = duplicate(client);
+      this.readers.push(reader);
+      this.loops.push(this.readResults(reader, partitions));
+    }
+    this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.refreshTimer);
+    // A blocked XREAD returns at once when its connection goes away.
+    for (const reader of this.readers) reader.disconnect();
+    await Promise.all(this.loops);
+    const client = this.client;
+    if (!client) return;
+    const inboxes = Array.from({ length: this.ctx.ring.layout.shards }, (_, p) => inboxKey(this.config.name, p, this.producerId));
+    // Delete the inboxes (late results for this producer are then dropped by the workers), unless Redis is gone.
+    await Promise.race([Promise.all(inboxes.map((k) => client.del(k))).catch(() => {}), sleep(1000)]);
+    await close(client);
+  }
+
+  // ---- shipping ----
+
+  /** Ships what is READY in every shard with no batch on its way; sleeps on the doorbell when there is nothing. */
+  private readonly pump = (): void => {
+    this.pumpQueued = false;
+    if (this.stopping) return;
+    const { ring } = this.ctx;
+    if (ring.control(Control.STOP) === 1) return;
+    if (ring.control(Control.PAUSED) === 1) {
+      setTimeout(this.pump, PAUSED_CHECK_MS);
+      return;
+    }
+    for (let s = 0; s < this.cursors.length; s++) if (!this.busy[s]) this.shipShard(s);
+    this.sleepUnlessReady();
+  };
+
+  private schedulePump(): void {
+    if (this.pumpQueued || this.stopping) return;
+    this.pumpQueued = true;
+    setImmediate(this.pump);
+  }
+
+  /**
+   * Sleeps on the consumer doorbell: set it, look once more, then wait without blocking (waitAsync); a
+   * producer on any thread that publishes READY sees the doorbell and notifies.
+   */
+  private sleepUnlessReady(): void {
+    if (this.sleeping) return;
+    const { ring } = this.ctx;
+    const bell = consumerDoorbellWord(ring.layout, 0);
+    Atomics.store(ring.i32, bell, 1);
+    for (let s = 0; s < this.cursors.length; s++) {
+      if (!this.busy[s] && ring.stateAt(s, this.cursors[s] as number) === SlotState.READY) {
+        Atomics.store(ring.i32, bell, 0);
+        this.schedulePump();
+        return;
+      }
+    }
+    this.sleeping = true;
+    const waited = Atomics.waitAsync(ring.i32, bell, 1, DOORBELL_SLEEP_MS);
+    const wake = () => {
+      this.sleeping = false;
+      Atomics.store(ring.i32, bell, 0);
+      this.schedulePump();
+    };
+    if (waited.async) waited.value.then(wake);
+    else wake();
+  }
+
+  /** Takes the shard's run of READY slots (at most batchMessages), marks them INFLIGHT and ships them. */
+  private shipShard(shard: number): void {
+    const { ring } = this.ctx;
+    const { layout, i32 } = ring;
+    const position = this.cursors[shard] as number;
+    const messages: WireMessage[] = [];
+    while (messages.length < this.config.batchMessages) {
+      const off = slotByteOffset(layout, shard, (position + messages.length) | 0);
+      const w = off >> 2;
+      if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
+      Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
+      // ATTEMPTS counts handler runs; the worker's local engine reports them with the result.
+      messages.push({
+        id: ring.idAt(off),
+        keyHash: i32[w + SlotHeader.KEY_HASH] as number,
+        flags: i32[w + SlotHeader.FLAGS] as number,
+        payload: ring.u8.subarray(off + HEADER_BYTES, off + HEADER_BYTES + (i32[w + SlotHeader.PAYLOAD_LEN] as number)),
+      });
+    }
+    if (messages.length === 0) return;
+    const next = (position + messages.length) | 0;
+    this.cursors[shard] = next;
+    Atomics.store(i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), next);
+    const first = (messages[0] as WireMessage).id;
+    // Registered before the XADD: a fast worker's result may arrive before the XADD's reply does.
+    this.shipped.set(first, { shard, position, count: messages.length });
+    this.busy[shard] = true;
+    this.send(shard, packBatch(messages)).then(() => {
+      this.busy[shard] = false;
+      this.schedulePump();
+    });
+  }
+
+  /** XADDs one batch, waiting while the stream is full or Redis fails; only `stop()` ends the wait. */
+  private async send(shard: number, batch: Buffer): Promise<void> {
+    const client = this.client as RedisClient;
+    const key = streamKey(this.config.name, shard);
+    let backoff = RETRY_MIN_MS;
+    while (!this.stopping) {
+      try {
+        const id = await runScript(client, scripts().ship, [key], [this.config.maxStreamEntries, this.producerId, this.digest, batch]);
+        this.failure = undefined;
+        if (id !== null) return;
+      } catch (error) {
+        this.failure = (error as Error).message;
+      }
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+    }
+  }
+
+  // ---- results ----
+
+  /** Reads result entries from the inboxes of `partitions`, writes them into their slots, deletes them. */
+  private async readResults(reader: RedisClient, partitions: number[]): Promise<void> {
+    const keys = partitions.map((p) => inboxKey(this.config.name, p, this.producerId));
+    const lastIds = keys.map(() => '0-0');
+    while (!this.stopping) {
+      let reply: [Buffer, [Buffer, Buffer[]][]][] | null;
+      try {
+        reply = (await reader.xreadBuffer('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', ...keys, ...lastIds)) as typeof reply;
+      } catch (error) {
+        if (this.stopping) return;
+        this.failure = (error as Error).message;
+        await sleep(RETRY_MAX_MS);
+        continue;
+      }
+      if (!reply) continue;
+      let completed = 0;
+      for (const [keyBytes, entries] of reply) {
+        const k = keys.indexOf(keyBytes.toString());
+        const ids: string[] = [];
+        for (const [idBytes, fields] of entries) {
+          ids.push(idBytes.toString());
+          completed += this.applyResults(fields);
+        }
+        if (k < 0 || ids.length === 0) continue;
+        lastIds[k] = ids[ids.length - 1] as string;
+        // Read once, by this producer only: delete now, so inboxes stay small.
+        this.client?.xdel(keys[k] as string, ...ids).catch(() => {});
+      }
+      if (completed > 0) this.wakeOwner();
+    }
+  }
+
+  /** Writes one result entry into its batch's slots and publishes them DONE; returns how many. */
+  private applyResults(fields: Buffer[]): number {
+    let packed: Buffer | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) if ((fields[i] as Buffer).toString() === 'm') packed = fields[i + 1];
+    if (!packed) return 0;
+    let results: ReturnType<typeof unpackResults>;
+    try {
+      results = unpackResults(packed);
+    } catch {
+      return 0;
+    }
+    const first = results[0]?.id;
+    const batch = first === undefined ? undefined : this.shipped.get(first);
+    // Unknown batch: a duplicate result (already applied) or one from an earlier producer of the same id.
+    if (!batch) return 0;
+    this.shipped.delete(first as number);
+    const { ring } = this.ctx;
+    const { layout, i32 } = ring;
+    let n = 0;
+    for (let i = 0; i < results.length && i < batch.count; i++) {
+      const r = results[i] as (typeof results)[number];
+      const off = slotByteOffset(layout, batch.shard, (batch.position + i) | 0);
+      const w = off >> 2;
+      if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.INFLIGHT || ring.idAt(off) !== r.id) continue;
+      const tooLarge = r.data.byteLength > layout.resultBytes;
+      ring.u8.set(tooLarge ? r.data.subarray(0, 0) : r.data, off + layout.resultOffset);
+      i32[w + SlotHeader.ATTEMPTS] = r.attempts;
+      i32[w + SlotHeader.HANDLER_STATUS] = tooLarge ? HandlerStatus.RESULT_TOO_LARGE : r.handlerStatus;
+      i32[w + SlotHeader.RESULT_LEN] = tooLarge ? 0 : r.data.byteLength;
+      // Release: the result and the fields above become visible with DONE.
+      Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
+      n++;
+    }
+    return n;
+  }
+
+  private wakeOwner(): void {
+    const { i32 } = this.ctx.ring;
+    Atomics.add(i32, Control.HEARTBEAT, 1);
+    if (Atomics.load(i32, Control.HARVEST_DOORBELL) === 1) {
+      Atomics.store(i32, Control.HARVEST_DOORBELL, 0);
+      Atomics.notify(i32, Control.HARVEST_DOORBELL);
+    }
+  }
+
+  private refreshInboxes(): void {
+    const client = this.client;
+    if (!client || this.stopping) return;
+    for (let p = 0; p < this.ctx.ring.layout.shards; p++) {
+      client.pexpire(inboxKey(this.config.name, p, this.producerId), INBOX_TTL_MS).catch(() => {});
+    }
+  }
+}
