@@ -3,7 +3,7 @@
 // once per leaf handler, with every wrapper handler (fault, slow) linked in, into dist/kernels/<leaf>.ptx,
 // plus manifest.json naming what was built. A leaf is a src/handlers/<name>/<name>.cu that defines
 // `process_message`; the others are wrappers. Needs nvcc (no GPU): CI runs it so device code can't rot.
-//   node scripts/build-kernels.mjs [--out DIR]        (NVCC=/path/to/nvcc to pick a compiler)
+//   node scripts/build-kernels.mjs [--out DIR] [-- extra nvcc flags]   (NVCC=/path/to/nvcc to pick a compiler)
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -20,6 +20,7 @@ const nvcc = process.env.NVCC ?? 'nvcc';
 // explicit __fadd_rn/__fmul_rn: float results must equal JS bit for bit. -lineinfo lets
 // compute-sanitizer name source lines.
 const FLAGS = ['-arch=compute_90', '-ptx', '-std=c++17', '-Werror', 'all-warnings', '-fmad=false', '-lineinfo'];
+const extra = process.argv.includes('--') ? process.argv.slice(process.argv.indexOf('--') + 1) : [];
 
 async function handlerSources() {
   const dir = join(root, 'src', 'handlers');
@@ -50,7 +51,7 @@ async function main() {
     leaves.map(async (leaf) => {
       const out = join(outDir, `${leaf.name}.ptx`);
       const includes = [...wrappers, leaf].flatMap((h) => ['-include', h.file]);
-      await run(nvcc, [...FLAGS, ...includes, kernel, '-o', out], { cwd: root });
+      await run(nvcc, [...FLAGS, ...extra, ...includes, kernel, '-o', out], { cwd: root });
       return relative(root, out);
     }),
   );
@@ -63,7 +64,7 @@ async function main() {
     }
   });
   if (failed > 0) process.exit(1);
-  const manifest = { nvcc: version, flags: FLAGS, kernel: 'gq_persistent_consumer', handlers: leaves.map((l) => l.name), wrappers: wrappers.map((w) => w.name) };
+  const manifest = { nvcc: version, flags: [...FLAGS, ...extra], kernel: 'gq_persistent_consumer', handlers: leaves.map((l) => l.name), wrappers: wrappers.map((w) => w.name) };
   await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(`${leaves.length} kernels (wrappers: ${manifest.wrappers.join(', ')}) in ${((performance.now() - started) / 1000).toFixed(1)} s with ${version}`);
 }

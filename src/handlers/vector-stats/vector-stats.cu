@@ -1,6 +1,7 @@
 // vector-stats (UC-2), device twin of vector-stats.ts: float32 payload → [sum, sum of squares, min, max].
 // Bit-identical to JS: the same sequential order, float32 rounding after every operation through
-// __fadd_rn/__fmul_rn (which are never contracted into an FMA), no flush of subnormals.
+// __fadd_rn/__fmul_rn (which are never contracted into an FMA), no flush of subnormals. A NaN result is
+// a NaN on both sides, not the same bits (see canonical).
 //
 // process_message
 //   inputs:  in.payload[0, in.len) as little-endian float32 values
@@ -10,6 +11,14 @@
 #include "../../engines/cuda/kernels/handler_abi.cuh"
 
 namespace gq {
+
+/// Any NaN result as 0x7fc00000, the NaN V8 writes for `NaN`. ECMAScript lets an engine store any NaN
+/// encoding into a Float32Array, and V8's choice even changes with the JIT tier (measured on the GPU
+/// machine: the same payloads gave different NaN bits in JS from run to run), so NaN results match as
+/// "a NaN", and every other value bit for bit.
+__device__ __forceinline__ float canonical(float x) {
+  return isnan(x) ? __int_as_float(0x7fc00000) : x;
+}
 
 __device__ int process_message(const MsgView& in, ResultView* out) {
   if (in.len % 4 != 0) return HandlerStatus::BAD_PAYLOAD;
@@ -36,7 +45,7 @@ __device__ int process_message(const MsgView& in, ResultView* out) {
       max = x > max ? x : max;
     }
   }
-  *result = make_float4(sum, sum_squares, min, max);
+  *result = make_float4(canonical(sum), canonical(sum_squares), canonical(min), canonical(max));
   return HandlerStatus::OK;
 }
 

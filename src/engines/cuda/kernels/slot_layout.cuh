@@ -76,6 +76,7 @@ constexpr uint32_t HAS_KEY = 1;
 // atomics, so nothing here is a read-modify-write on host memory. Every helper names its ordering and its
 // scope; `.sys` scope is what makes the access order against the CPU, not only against other SMs.
 
+#ifndef GQ_VOLATILE_POLL
 /// Load, acquire, system scope: loads and stores after it (payload reads) happen after it, and see what
 /// the host wrote before its matching release (a producer's READY store comes after the payload).
 __device__ __forceinline__ uint32_t ld_acquire_sys(const uint32_t* p) {
@@ -103,5 +104,21 @@ __device__ __forceinline__ void st_release_sys(uint32_t* p, uint32_t v) {
 __device__ __forceinline__ void st_relaxed_sys(uint32_t* p, uint32_t v) {
   asm volatile("st.relaxed.sys.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
 }
+
+#else
+// Experiment (scripts/build-kernels.mjs -- -DGQ_VOLATILE_POLL): the same orderings built the way the
+// probes were, from volatile accesses and explicit system fences, to compare their latency.
+__device__ __forceinline__ uint32_t ld_acquire_sys(const uint32_t* p) {
+  const uint32_t v = *reinterpret_cast<const volatile uint32_t*>(p);
+  __threadfence_system();
+  return v;
+}
+__device__ __forceinline__ uint32_t ld_relaxed_sys(const uint32_t* p) { return *reinterpret_cast<const volatile uint32_t*>(p); }
+__device__ __forceinline__ void st_release_sys(uint32_t* p, uint32_t v) {
+  __threadfence_system();
+  *reinterpret_cast<volatile uint32_t*>(p) = v;
+}
+__device__ __forceinline__ void st_relaxed_sys(uint32_t* p, uint32_t v) { *reinterpret_cast<volatile uint32_t*>(p) = v; }
+#endif
 
 }  // namespace gq
