@@ -14,15 +14,14 @@ import {
   TimeoutError,
 } from './core/errors.js';
 import { Harvester } from './core/harvester.js';
-import { checkInteger, checkTimeout, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
+import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
 import { type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
-import { Control, SlotHeader, SlotState, slotByteOffset } from './core/slot-layout.js';
+import { Control, computeLayout, SlotHeader, SlotState, slotByteOffset } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
-import { CpuEngine } from './engines/cpu/cpu-engine.js';
 import type { Engine } from './engines/engine.js';
-import { planEngine } from './engines/select.js';
+import { createFallbackEngine, planEngine } from './engines/select.js';
 import type { HandlerSpec } from './handlers/handler.js';
 import { handlerResultBytes, resolveHandler } from './handlers/registry.js';
 
@@ -68,7 +67,7 @@ export class Queue implements AsyncDisposable {
   /** Set when a failed engine's messages were handed to the cpu engine (`fallback: 'cpu'`). */
   private fellBackFrom: string | undefined;
   private readonly producer: Producer;
-  private readonly store = new CompletionStore();
+  private readonly store: CompletionStore;
   private readonly statsRecorder = new StatsRecorder();
   private readonly harvester: Harvester;
   private state: QueueStats['state'] = 'ready';
@@ -80,9 +79,27 @@ export class Queue implements AsyncDisposable {
   private constructor(config: QueueConfig, handler: HandlerSpec) {
     this.config = config;
     this.handler = handler;
+    this.store = new CompletionStore(config.maxRetainedResults);
     const plan = planEngine(config);
     validatePartitionerSpec(config.partitioner, plan.shards);
+    if (config.partitioner.kind === 'round-robin') {
+      throw new InvalidArgumentError(
+        "partitioner 'round-robin' ignores keys, so it cannot keep per-key order; use 'consistent-hash' (default), 'hash' or 'range' (unkeyed messages are spread round robin anyway)",
+      );
+    }
     const resultBytes = config.resultBytes ?? handlerResultBytes(handler, config.slotBytes);
+    const ringBytes = computeLayout({
+      shards: plan.shards,
+      consumers: plan.consumers,
+      shardCapacity: config.capacity / plan.shards,
+      slotBytes: config.slotBytes,
+      resultBytes,
+    }).totalBytes;
+    if (ringBytes > LIMITS.ringBytes) {
+      throw new InvalidArgumentError(
+        `capacity × (slotBytes + resultBytes) needs a ${(ringBytes / 2 ** 20).toFixed(0)} MiB ring (capacity ${config.capacity}, slotBytes ${config.slotBytes}, resultBytes ${resultBytes}); at most ${LIMITS.ringBytes / 2 ** 20} MiB is allowed: lower capacity or slotBytes`,
+      );
+    }
     this.ring = SlotRing.create(
       {
         shards: plan.shards,
@@ -195,6 +212,14 @@ export class Queue implements AsyncDisposable {
 
   /** Waits for a message's completion (a result, or a dead letter with its reason) and takes it. */
   result(id: number, options: ResultOptions = {}): Promise<Completion> {
+    try {
+      return this.resultOrThrow(id, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private resultOrThrow(id: number, options: ResultOptions): Promise<Completion> {
     this.checkId(id);
     const kept = this.store.take(id) ?? this.spinFor(id);
     if (kept) {
@@ -231,7 +256,7 @@ export class Queue implements AsyncDisposable {
       if (Number.isFinite(timeoutMs)) {
         timer = setTimeout(() => {
           fail(
-            this.inRing(id)
+            this.inRing(id) || this.producer.isWaiting(id)
               ? new TimeoutError(`message ${id} did not complete within ${timeoutMs} ms`)
               : new NotFoundError(`message ${id} is not in the queue: its result was already taken`),
           );
@@ -272,7 +297,7 @@ export class Queue implements AsyncDisposable {
     this.harvester.harvestAll();
     const now = this.store.take(id);
     if (now) return now;
-    if (this.inRing(id) || this.producer.waitingCount > 0) throw new NotReadyError(id);
+    if (this.inRing(id) || this.producer.isWaiting(id)) throw new NotReadyError(id);
     throw new NotFoundError(`message ${id} is not in the queue: its result was already taken`);
   }
 
@@ -287,7 +312,7 @@ export class Queue implements AsyncDisposable {
 
   /** Completions as they arrive, until the queue is shut down (or `signal` aborts). */
   async *completions(options: { signal?: AbortSignal; batch?: number } = {}): AsyncGenerator<Completion, void, undefined> {
-    const batch = options.batch ?? 256;
+    const batch = checkInteger('batch', options.batch ?? 256, 1, 2 ** 31);
     const signal = options.signal;
     for (;;) {
       if (signal?.aborted) return;
@@ -350,6 +375,7 @@ export class Queue implements AsyncDisposable {
       maxDepth: s.maxDepth,
       capacity: this.config.capacity,
       retainedResults: this.store.retained,
+      deadLetterRecordsDropped: this.store.deadLettersDropped,
       latency: s.latency(),
       timeToReadyMs: Math.round(this.timeToReadyMs * 100) / 100,
       ...(this.fault ? { fault: this.fault.message } : {}),
@@ -364,7 +390,12 @@ export class Queue implements AsyncDisposable {
 
   /** Stops accepting messages, drains what is in flight, stops the engine and reports. Idempotent. */
   shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
-    const timeoutMs = options.timeoutMs === undefined ? SHUTDOWN_TIMEOUT_MS : checkTimeout('timeoutMs', options.timeoutMs);
+    let timeoutMs: number;
+    try {
+      timeoutMs = options.timeoutMs === undefined ? SHUTDOWN_TIMEOUT_MS : checkTimeout('timeoutMs', options.timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.shutdownPromise ??= this.drainAndStop(timeoutMs);
     return this.shutdownPromise;
   }
@@ -473,10 +504,12 @@ export class Queue implements AsyncDisposable {
   private failOver(error: Error): void {
     const failed = this.engine;
     this.fellBackFrom = `${failed.name} (${error.message})`;
-    const cpu = new CpuEngine(
-      { ring: this.ring, handler: this.handler, config: this.config, onFault: (e) => this.onEngineFault(e) },
-      this.config.workers,
-    );
+    const cpu = createFallbackEngine({
+      ring: this.ring,
+      handler: this.handler,
+      config: this.config,
+      onFault: (e) => this.onEngineFault(e),
+    });
     this.engine = cpu;
     // The failed consumers must be gone (a hung kernel killed with its context) before cpu workers touch
     // the same slots; then clear the STOP its shutdown set.

@@ -18,7 +18,7 @@ export class RemoteProducer {
     this.ring = SlotRing.attach(handle.sab);
     this.enqueueTimeoutMs = handle.enqueueTimeoutMs;
     // Start round robin at a different shard on each thread, so threads do not all hit shard 0 first.
-    this.producer = new Producer(this.ring, handle.partitioner, (ms) => this.waitForSpace(ms), threadId);
+    this.producer = new Producer(this.ring, handle.partitioner, (ms, retry) => this.waitForSpace(ms, retry), threadId);
   }
 
   tryEnqueue(payload: Uint8Array, options: { key?: MessageKey } = {}): number {
@@ -30,7 +30,7 @@ export class RemoteProducer {
     return id as number;
   }
 
-  enqueueBatch(payloads: Uint8Array[], options: EnqueueBatchOptions = {}): Promise<number[]> {
+  async enqueueBatch(payloads: Uint8Array[], options: EnqueueBatchOptions = {}): Promise<number[]> {
     for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
     const keys = options.keys?.map((k, i) => this.producer.checkKey(k, `keys[${i}]`));
     const timeoutMs = options.timeoutMs === undefined ? this.enqueueTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);
@@ -38,15 +38,16 @@ export class RemoteProducer {
   }
 
   /**
-   * Sleeps until the harvester frees slots. Count ourselves as a waiter first, then look at the space:
-   * the harvester publishes HARVEST_TAIL before it reads SPACE_WAITERS, so one of us sees the other.
+   * Sleeps until the harvester frees slots. Count ourselves as a waiter first, then try once more: the
+   * harvester publishes HARVEST_TAIL before it reads SPACE_WAITERS, so either our retry sees the space or
+   * the harvester sees us and bumps the doorbell after we read it.
    */
-  private async waitForSpace(ms: number): Promise<void> {
+  private async waitForSpace(ms: number, retry: () => boolean): Promise<void> {
     const { i32 } = this.ring;
     Atomics.add(i32, Control.SPACE_WAITERS, 1);
     try {
       const seen = Atomics.load(i32, Control.SPACE_DOORBELL);
-      for (let s = 0; s < this.ring.layout.shards; s++) if (this.ring.freeSlots(s) > 0) return;
+      if (retry()) return;
       const r = Atomics.waitAsync(i32, Control.SPACE_DOORBELL, seen, ms);
       if (r.async) await r.value;
     } finally {

@@ -45,6 +45,14 @@ export class CompletionStore {
   private readonly waiters = new Map<number, Waiter[]>();
   private readonly deadLetterList: DeadLetter[] = [];
   private arrivalListeners: (() => void)[] = [];
+  private readonly maxDeadLetters: number;
+  /** Dead-letter records dropped (oldest first) because `deadLetters()` was not called for too long. */
+  deadLettersDropped = 0;
+
+  /** `maxDeadLetters` bounds the dead-letter record; each dead letter is also a completion, which is never dropped. */
+  constructor(maxDeadLetters: number) {
+    this.maxDeadLetters = maxDeadLetters;
+  }
 
   /** A harvested completion: handed to whoever waits on its id, else kept. */
   add(c: Completion): void {
@@ -62,6 +70,10 @@ export class CompletionStore {
   }
 
   addDeadLetter(d: DeadLetter): void {
+    if (this.deadLetterList.length >= this.maxDeadLetters) {
+      this.deadLetterList.shift();
+      this.deadLettersDropped++;
+    }
     this.deadLetterList.push(d);
   }
 

@@ -35,16 +35,13 @@ export class InvalidArgumentError extends GpuQueueError {
 
 /** The queue holds `capacity` messages already; `tryEnqueue` fails at once rather than wait. */
 export class QueueFullError extends GpuQueueError {
-  /** Ids of the messages of a batch that did get in before the queue filled (in payload order). */
-  readonly enqueuedIds: number[];
-  constructor(message: string, enqueuedIds: number[] = []) {
+  constructor(message: string) {
     super(ErrorCode.FULL, message);
     this.name = 'QueueFullError';
-    this.enqueuedIds = enqueuedIds;
   }
 }
 
-/** A wait (for space, a result or a drain) outlasted its `timeoutMs`. */
+/** A wait (for space or for a result) outlasted its `timeoutMs`. */
 export class TimeoutError extends GpuQueueError {
   /** For `enqueueBatch`: ids of the messages that got in before the time ran out. */
   readonly enqueuedIds: number[];
@@ -124,5 +121,6 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength} bytes)`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  return `a ${(value as object).constructor?.name ?? typeof value}`;
+  const name = (value as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : 'an object';
 }

@@ -88,7 +88,7 @@ export class Harvester {
 
   /** One pass over every shard. Returns how many messages were harvested. */
   harvestAll(): number {
-    const limit = this.draining ? Number.POSITIVE_INFINITY : this.options.maxRetainedResults - this.store.retained;
+    const limit = this.harvestLimit();
     if (limit <= 0) return 0;
     let n = 0;
     this.passNowMs = wallClockMs();
@@ -98,6 +98,16 @@ export class Harvester {
       if (this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();
     }
     return n;
+  }
+
+  /**
+   * How many completions may be harvested now: results are kept until read, and past maxRetainedResults
+   * the harvester stops (so the ring fills and producers feel it). A caller awaiting a result, or a
+   * drain, lifts the limit: someone is reading.
+   */
+  private harvestLimit(): number {
+    if (this.draining || this.store.waiting > 0) return Number.POSITIVE_INFINITY;
+    return this.options.maxRetainedResults - this.store.retained;
   }
 
   private complete(off: number): void {
@@ -114,7 +124,7 @@ export class Harvester {
       return;
     }
     stats.deadLettered++;
-    const reason = `handler failed with ${describeHandlerStatus(handlerStatus)} on each of ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    const reason = `the last of ${attempts} attempt${attempts === 1 ? '' : 's'} ended with ${describeHandlerStatus(handlerStatus)}`;
     const hasKey = (ring.field(off, SlotHeader.FLAGS) & SlotFlag.HAS_KEY) !== 0;
     this.store.addDeadLetter({
       id,
@@ -178,7 +188,8 @@ export class Harvester {
       return;
     }
     Atomics.store(i32, Control.HARVEST_DOORBELL, 1);
-    if (this.anyDone()) {
+    // Finished slots held back by the retention limit are no reason to wake: reading results kicks us.
+    if (this.harvestLimit() > 0 && this.anyDone()) {
       Atomics.store(i32, Control.HARVEST_DOORBELL, 0);
       queueMicrotask(wake);
       return;

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { describeValue, InvalidArgumentError } from './errors.js';
 import type { PartitionerSpec } from './partitioners.js';
 
-export const BACKENDS = ['auto', 'cpu'] as const;
+export const BACKENDS = ['auto', 'cpu', 'redis'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 /** A handler by name, or by name with its parameters (e.g. `{ name: 'fault', inner: 'checksum', failRate: 0.01 }`). */
@@ -44,6 +44,8 @@ export interface QueueOptions {
    * **Default:** `'none'`
    */
   fallback?: 'none' | 'cpu';
+  /** The redis engine's connection and protocol settings, checked by that engine (docs/redis.md). */
+  redis?: Record<string, unknown>;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -87,6 +89,8 @@ export interface QueueConfig {
   pollSpinUs: number;
   consumerSpinUs: number;
   fallback: 'none' | 'cpu';
+  /** Engine-specific options, passed through unchecked here: each engine checks its own (core knows no engine). */
+  redis: unknown;
 }
 
 const KNOWN_OPTIONS = new Set<string>([
@@ -103,6 +107,8 @@ const KNOWN_OPTIONS = new Set<string>([
   'maxRetainedResults',
   'pollSpinUs',
   'consumerSpinUs',
+  'fallback',
+  'redis',
 ]);
 
 export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -182,6 +188,7 @@ export function resolveOptions(options: unknown): QueueConfig {
       LIMITS.spinUs.max,
     ),
     fallback,
+    redis: o.redis,
   };
   return config;
 }

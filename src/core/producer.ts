@@ -23,8 +23,12 @@ export interface EnqueueBatchOptions {
   signal?: AbortSignal;
 }
 
-/** Resolves when the harvester may have freed space, or after `ms` at most. */
-export type SpaceWait = (ms: number) => Promise<void>;
+/**
+ * Resolves when the harvester may have freed space, or after `ms` at most. `retry` tries the blocked
+ * request once more and says whether it progressed: a waiter on another thread calls it after it has
+ * counted itself as waiting, so a harvest in between is never missed.
+ */
+export type SpaceWait = (ms: number, retry: () => boolean) => Promise<void>;
 
 const MAX_KEY_LENGTH = 1024;
 
@@ -103,9 +107,15 @@ export class Producer {
     const k = this.checkKey(key);
     this.checkOpen();
     if (this.waiting.length > 0) throw new QueueFullError(this.fullMessage('earlier enqueue calls are still waiting for space'));
-    const shard = this.shardOf(k);
-    const position = this.ring.claim(shard, 1);
-    if (position < 0) throw new QueueFullError(this.fullMessage(`shard ${shard} is full`));
+    // A keyed message has one shard; an unkeyed one takes the first shard with room, round robin.
+    let shard = this.shardOf(k);
+    let position = this.ring.claim(shard, 1);
+    for (let tried = 1; position < 0 && k === undefined && tried < this.shards; tried++) {
+      shard = this.shardOf(undefined);
+      position = this.ring.claim(shard, 1);
+    }
+    if (position < 0)
+      throw new QueueFullError(this.fullMessage(k === undefined ? 'every shard is full' : `shard ${shard}, where this key goes, is full`));
     const id = this.ring.takeIds(1);
     this.ring.write(shard, position, bytes, id, k === undefined ? 0 : hashKey(k), k !== undefined, wallClockMs());
     this.ring.publish(shard, position, 1);
@@ -241,7 +251,11 @@ export class Producer {
           head.resolve(head.ids);
           continue;
         }
-        await this.waitForSpace(50);
+        const before = head.left;
+        await this.waitForSpace(50, () => {
+          this.fill(head);
+          return head.left < before;
+        });
         if (this.ring.control(Control.CLOSED) === 1) {
           for (const p of this.waiting.splice(0)) p.reject(new ShutdownError('the queue shut down while this enqueue waited for space'));
         }
@@ -249,6 +263,11 @@ export class Producer {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Whether a message id belongs to a request still waiting for space here. */
+  isWaiting(id: number): boolean {
+    return this.waiting.some((p) => p.ids.includes(id));
   }
 
   /** Requests still waiting for space. */

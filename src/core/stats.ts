@@ -30,6 +30,8 @@ export interface QueueStats {
   capacity: number;
   /** Harvested results not yet read. */
   retainedResults: number;
+  /** Dead-letter records dropped, oldest first, because `deadLetters()` was not called while more than `maxRetainedResults` piled up (each was still delivered as a completion). */
+  deadLetterRecordsDropped: number;
   /** Enqueue → harvest, over every message since open. */
   latency: LatencySummary;
   /** open() → consumers ready. */

@@ -11,8 +11,8 @@ import type { HandlerSpec } from '../handlers/handler.js';
  *
  * Lifecycle: an engine factory builds it (throwing EngineUnavailableError when it cannot run here) →
  * `start()` resolves once every consumer is ready to take slots → the Queue produces and harvests →
- * `stop()` is called after the Queue drained the ring and set Control.STOP; it resolves once every
- * consumer has exited and every resource is freed.
+ * `stop()` is called after the Queue drained the ring (or gave up waiting); it sets Control.STOP, wakes
+ * the consumers and resolves once every consumer has exited and every resource is freed.
  *
  * What an engine must do, for each shard it consumes (shard s belongs to consumer s % CONSUMERS):
  * - take READY slots in position order (per-key FIFO relies on it), store INFLIGHT, run the handler up

@@ -3,6 +3,8 @@
 import type { QueueConfig } from '../core/options.js';
 import { CpuEngine } from './cpu/cpu-engine.js';
 import type { Engine, EngineContext } from './engine.js';
+import { resolveRedisOptions } from './redis/options.js';
+import { RedisEngine } from './redis/redis-engine.js';
 
 export interface EnginePlan {
   name: string;
@@ -14,8 +16,19 @@ export interface EnginePlan {
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 export function planEngine(config: QueueConfig): EnginePlan {
+  if (config.backend === 'redis') {
+    // One shard per partition stream, all consumed by one bridge on the owner thread.
+    const redis = resolveRedisOptions(config.redis);
+    const shards = Math.min(redis.partitions, config.capacity);
+    return { name: 'redis', shards, consumers: 1, create: (ctx) => new RedisEngine(ctx, redis) };
+  }
   // 'auto' and 'cpu' both land here until a GPU engine exists in this build.
   const workers = Math.min(config.workers, config.capacity);
   const shards = Math.min(nextPowerOfTwo(workers), config.capacity);
   return { name: 'cpu', shards, consumers: workers, create: (ctx) => new CpuEngine(ctx) };
+}
+
+/** The engine that takes over a failed GPU engine's slots in place (`fallback: 'cpu'`). */
+export function createFallbackEngine(ctx: EngineContext): Engine {
+  return new CpuEngine(ctx, ctx.config.workers);
 }

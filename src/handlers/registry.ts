@@ -11,7 +11,14 @@ import { slow } from './slow/slow.js';
 import { vectorStatsHandler } from './vector-stats/vector-stats.js';
 
 const builtins = new Map<string, HandlerDefinition>(
-  [echo, checksum, vectorStatsHandler, fault as unknown as HandlerDefinition, slow as unknown as HandlerDefinition, crash as unknown as HandlerDefinition].map((d) => [d.name, d]),
+  [
+    echo,
+    checksum,
+    vectorStatsHandler,
+    fault as unknown as HandlerDefinition,
+    slow as unknown as HandlerDefinition,
+    crash as unknown as HandlerDefinition,
+  ].map((d) => [d.name, d]),
 );
 
 export const handlerNames = (): string[] => [...builtins.keys()];
@@ -32,7 +39,15 @@ export function resolveHandler(option: HandlerOption): HandlerSpec {
       throw new InvalidArgumentError(`handler ${name} wraps another: give its name as \`inner\` (e.g. inner: 'checksum')`);
     input.inner = resolveHandler(input.inner as HandlerOption);
   }
-  return { name, params: definition.params(input) };
+  const params = definition.params(input);
+  const unknown = Object.keys(input).filter((k) => !(k in params));
+  if (unknown.length > 0) {
+    const known = Object.keys(params);
+    throw new InvalidArgumentError(
+      `handler ${name} has no parameter ${unknown.map((k) => JSON.stringify(k)).join(', ')}; its parameters: ${known.length > 0 ? known.join(', ') : 'none'}`,
+    );
+  }
+  return { name, params };
 }
 
 /** Result bytes the handler needs for payloads of `slotBytes`. */

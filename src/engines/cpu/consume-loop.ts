@@ -80,6 +80,8 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
         const w = off >> 2;
         // Acquire: READY was stored after the payload was written.
         if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
+        // STOP and PAUSED are honoured between messages, not only between runs (a slow handler's run is long).
+        if (Atomics.load(i32, Control.STOP) === 1 || Atomics.load(i32, Control.PAUSED) === 1) break;
         Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
         runSlot(off);
         cursor = (cursor + 1) | 0;
