@@ -1,0 +1,102 @@
+// `gpuqueue bench`: runs the benchmark package (bench/ in the repository: gpuqueue against Piscina and a
+// plain loop, each case in a forked process) as a child process. The bench has its own dependencies, so
+// it is installed apart; this command checks that, compiles the bench when its sources changed, and
+// passes the options on.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { PACKAGE_ROOT } from './package-root.js';
+
+export interface BenchOptions {
+  engine: 'cpu';
+  quick?: boolean;
+  out?: string;
+  repeats?: string;
+  only?: string;
+}
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('benchmark gpuqueue against Piscina and a plain loop; prints one table, writes JSON to bench/results/')
+    .addOption(new Option('--engine <engine>', 'engine gpuqueue runs on').choices(['cpu']).default('cpu'))
+    .option('--quick', 'a small subset of the matrix (under 2 minutes)')
+    .option('--out <dir>', 'directory for the JSON record (default: bench/results in the repository)')
+    .option('--repeats <n>', 'processes per case; the table shows the median (default: 3, 1 with --quick)')
+    .option('--only <contenders>', 'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop')
+    .action(async (options: BenchOptions) => {
+      process.exitCode = await runBench(options);
+    });
+}
+
+const BENCH_DIR = join(PACKAGE_ROOT, 'bench');
+const BENCH_MAIN = join(BENCH_DIR, 'dist', 'main.js');
+
+export async function runBench(options: BenchOptions): Promise<number> {
+  const problem = benchProblem();
+  if (problem) {
+    console.error(`gpuqueue bench: ${problem}`);
+    return 1;
+  }
+  if (!buildIfStale()) return 1;
+  const args = [BENCH_MAIN, '--engine', options.engine];
+  if (options.quick) args.push('--quick');
+  if (options.out !== undefined) args.push('--out', resolve(options.out));
+  if (options.repeats !== undefined) args.push('--repeats', options.repeats);
+  if (options.only !== undefined) args.push('--only', options.only);
+  const child = spawn(process.execPath, args, { cwd: BENCH_DIR, stdio: 'inherit' });
+  const forward = () => child.kill('SIGINT');
+  process.once('SIGINT', forward);
+  try {
+    return await new Promise<number>((done, fail) => {
+      child.once('error', fail);
+      child.once('exit', (code, signal) => done(code ?? (signal ? 1 : 0)));
+    });
+  } finally {
+    process.removeListener('SIGINT', forward);
+  }
+}
+
+/** Why the bench cannot run here, in words that say what to do; undefined when it can. */
+function benchProblem(): string | undefined {
+  const root = relative(process.cwd(), PACKAGE_ROOT) || '.';
+  if (!existsSync(join(BENCH_DIR, 'package.json'))) {
+    return 'the benchmark package (bench/) is not here: it lives in the gpuqueue repository and is not part of the published package';
+  }
+  if (!existsSync(join(BENCH_DIR, 'node_modules'))) {
+    return `bench/node_modules is missing: the bench has its own dependencies (Piscina…). Run:\n  npm install --prefix ${join(root, 'bench')}`;
+  }
+  return undefined;
+}
+
+function newestSourceMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMs(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Compiles bench/src → bench/dist with the repository's TypeScript when the sources are newer. */
+function buildIfStale(): boolean {
+  const sourcesMs = Math.max(newestSourceMs(join(BENCH_DIR, 'src')), statSync(join(BENCH_DIR, 'tsconfig.json')).mtimeMs);
+  if (existsSync(BENCH_MAIN) && statSync(BENCH_MAIN).mtimeMs >= sourcesMs) return true;
+  let tsc: string;
+  try {
+    tsc = createRequire(join(PACKAGE_ROOT, 'package.json')).resolve('typescript/bin/tsc');
+  } catch {
+    console.error(
+      'gpuqueue bench: bench/dist is missing or stale and TypeScript is not installed here; run `npm install` in the repository, then try again',
+    );
+    return false;
+  }
+  console.error('gpuqueue bench: compiling bench/ …');
+  const built = spawnSync(process.execPath, [tsc, '-p', join(BENCH_DIR, 'tsconfig.json')], { stdio: 'inherit' });
+  if (built.status !== 0) {
+    console.error('gpuqueue bench: compiling bench/ failed (see above)');
+    return false;
+  }
+  return true;
+}
