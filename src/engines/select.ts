@@ -1,7 +1,9 @@
 // Picks the engine for a config and says how the ring must be cut for it (shards, consumers) before the
-// ring exists. `auto` takes the best engine usable here; engines that are not built yet are never chosen.
+// ring exists. `auto` takes cuda when a GPU and the built kernels are there, else cpu.
 import type { QueueConfig } from '../core/options.js';
 import { CpuEngine } from './cpu/cpu-engine.js';
+import { CudaEngine } from './cuda/cuda-engine.js';
+import { cudaReady, planCudaRing } from './cuda/plan.js';
 import type { Engine, EngineContext } from './engine.js';
 import { resolveRedisOptions } from './redis/options.js';
 import { RedisEngine } from './redis/redis-engine.js';
@@ -22,7 +24,11 @@ export function planEngine(config: QueueConfig): EnginePlan {
     const shards = Math.min(redis.partitions, config.capacity);
     return { name: 'redis', shards, consumers: 1, create: (ctx) => new RedisEngine(ctx, redis) };
   }
-  // 'auto' and 'cpu' both land here until a GPU engine exists in this build.
+  if (config.backend === 'cuda' || (config.backend === 'auto' && cudaReady())) {
+    // One shard per block of the persistent kernel; planCudaRing says exactly why when there is no GPU.
+    const { shards, consumers } = planCudaRing(config.capacity);
+    return { name: 'cuda', shards, consumers, create: (ctx) => new CudaEngine(ctx) };
+  }
   const workers = Math.min(config.workers, config.capacity);
   const shards = Math.min(nextPowerOfTwo(workers), config.capacity);
   return { name: 'cpu', shards, consumers: workers, create: (ctx) => new CpuEngine(ctx) };

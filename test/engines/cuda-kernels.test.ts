@@ -26,7 +26,7 @@ test('the persistent kernel builds to PTX with every built-in handler', { skip: 
     execFileSync(process.execPath, [join(root, 'scripts', 'build-kernels.mjs'), '--out', out], { stdio: 'pipe' });
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { handlers: string[]; wrappers: string[] };
     assert.deepEqual(manifest.handlers, ['checksum', 'echo', 'vector-stats']);
-    assert.deepEqual(manifest.wrappers, ['fault', 'slow']);
+    assert.deepEqual(manifest.wrappers, ['crash', 'fault', 'slow']);
     for (const handler of manifest.handlers) {
       const ptx = readFileSync(join(out, `${handler}.ptx`), 'utf8');
       assert.match(ptx, /\.entry gq_persistent_consumer\(/, `${handler}.ptx has the kernel`);

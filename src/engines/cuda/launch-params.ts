@@ -1,5 +1,5 @@
 // What the host tells the persistent kernel at launch: the ring geometry, retries, the idle nap cap and
-// the wrapper stages (fault, slow) in front of the leaf handler whose PTX is loaded. Encoded as the
+// the wrapper stages (fault, slow, crash) in front of the leaf handler whose PTX is loaded. Encoded as the
 // 32-bit words of `gq::ConsumerParams` (kernels/persistent_consumer.cu), in its field order.
 import { EngineUnavailableError } from '../../core/errors.js';
 import type { RingLayout } from '../../core/slot-layout.js';
@@ -12,7 +12,7 @@ const HEAD_WORDS = 9;
 /** sizeof(gq::ConsumerParams); the kernel test checks the PTX declares the same. */
 export const LAUNCH_PARAM_BYTES = 4 * (HEAD_WORDS + MAX_WRAPPERS * WRAPPER_WORDS);
 
-const WrapperKind = { FAULT: 1, SLOW: 2 } as const;
+const WrapperKind = { FAULT: 1, SLOW: 2, CRASH: 3 } as const;
 const TWO_POW_32 = 4294967296;
 
 export interface KernelPlan {
@@ -38,6 +38,10 @@ function unwrap(spec: HandlerSpec): { stages: Stage[]; leaf: string } {
       const failAttempts = p.failAttempts as number;
       const [lo, hi] = split64(faultThreshold(p.failRate as number));
       stages.push({ kind: WrapperKind.FAULT, words: [p.seed as number, Number.isFinite(failAttempts) ? failAttempts : 0xffffffff, lo, hi] });
+    } else if (at.name === 'crash') {
+      const crashAttempts = p.crashAttempts as number;
+      const [lo, hi] = split64(faultThreshold(p.crashRate as number));
+      stages.push({ kind: WrapperKind.CRASH, words: [p.seed as number, Number.isFinite(crashAttempts) ? crashAttempts : 0xffffffff, lo, hi] });
     } else if (at.name === 'slow') {
       const [lo, hi] = split64(Math.round((p.delayUs as number) * 1000));
       stages.push({ kind: WrapperKind.SLOW, words: [lo, hi, 0, 0] });

@@ -1,6 +1,7 @@
 // How to cut the ring for the cuda engine, before the ring exists: one shard per block, as many blocks
 // as the GPU runs at once up to a useful count, each shard deep enough to give a block's threads a run
 // of consecutive slots to take in parallel.
+import { existsSync } from 'node:fs';
 import { EngineUnavailableError } from '../../core/errors.js';
 import { probeCuda } from './driver/probe.js';
 
@@ -27,3 +28,9 @@ export function planCudaRing(capacity: number, ordinal = 0): CudaRingPlan {
 
 /** Threads per block for a shard depth: a whole number of warps, no more than the shard holds. */
 export const blockThreadsFor = (shardCapacity: number): number => Math.min(MAX_BLOCK_THREADS, Math.max(32, Math.ceil(shardCapacity / 32) * 32));
+
+/** The kernels the build wrote (npm run build:kernels); without them `auto` does not pick cuda. */
+const KERNEL_MANIFEST = new URL('../../../kernels/manifest.json', import.meta.url);
+
+/** Whether `auto` should pick cuda here: a usable GPU and built kernels. Cached by the probe. */
+export const cudaReady = (ordinal = 0): boolean => probeCuda(ordinal).usable && existsSync(KERNEL_MANIFEST);

@@ -49,6 +49,7 @@ __device__ int run_attempt(const MsgView& msg, ResultView* out, const ConsumerPa
     const WrapperStage& stage = p.wrappers[i];
     if (stage.kind == WrapperKind::FAULT && fault_fails(stage, msg.msg_id, msg.attempt)) return HandlerStatus::FAILED;
     if (stage.kind == WrapperKind::SLOW) slow_spin(stage);
+    if (stage.kind == WrapperKind::CRASH) crash_maybe(stage, msg.msg_id, msg.attempt);
   }
   return process_message(msg, out);
 }
@@ -68,15 +69,17 @@ __device__ void run_slot(uint32_t* header, const ConsumerParams& p) {
   ResultView out;
   out.out = slot + p.result_offset;
   out.cap = p.result_capacity;
-  int status = HandlerStatus::FAILED;
-  uint32_t attempts = 0;
+  // Attempts count on from the slot's value (stored before each run): a slot re-run after its consumer
+  // died goes on counting, and one already at the limit ends as CONSUMER_DIED (engines/engine.ts).
+  uint32_t attempts = header[SlotHeader::ATTEMPTS];
+  int status = attempts > 0 ? HandlerStatus::CONSUMER_DIED : HandlerStatus::FAILED;
   while (attempts < 1 + p.max_retries) {
     msg.attempt = attempts++;
+    st_relaxed_sys(header + SlotHeader::ATTEMPTS, attempts);
     out.len = 0;
     status = run_attempt(msg, &out, p);
     if (status == HandlerStatus::OK) break;
   }
-  header[SlotHeader::ATTEMPTS] = attempts;
   header[SlotHeader::HANDLER_STATUS] = static_cast<uint32_t>(status);
   header[SlotHeader::RESULT_LEN] = status == HandlerStatus::OK ? out.len : 0;
   // Publish DONE after the result is visible: the fence orders every store above before DONE for any
