@@ -57,43 +57,35 @@ function check(r: RowResult): string {
 }
 
 export function renderTable(rows: RowResult[]): string {
+  // The spread column only when cases ran more than once.
+  const repeated = rows.some((r) => r.runsMsgPerSec.length > 1);
+  const pick = <T>(cells: T[]): T[] => (repeated ? cells : cells.filter((_, i) => i !== 5));
+  const head = ['contender', 'payload', 'batch', 'failures', 'msg/s', 'runs: min–max', 'MB/s', 'p50 µs', 'p99 µs', '× vs Piscina batched'];
   const table = new Table({
-    head: [
-      'contender',
-      'payload',
-      'batch',
-      'failures',
-      'msg/s',
-      'runs: min–max',
-      'MB/s',
-      'p50 µs',
-      'p99 µs',
-      '× vs Piscina batched',
-      'retries',
-      'dead letters',
-      'check',
-    ],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    head: pick([...head, 'retries', 'dead letters', 'check']),
+    colAligns: pick([...head.map((_, i) => (i === 0 ? 'left' : 'right') as 'left' | 'right'), 'right', 'right', 'left']),
     style: { head: [], border: [] },
   });
   for (const r of rows) {
     const s = r.spec;
     const isQueue = s.contender === 'gpuqueue' && s.mode === 'throughput';
-    table.push([
-      s.mode === 'round-trip' ? `${LABELS[s.contender]}, round trip` : LABELS[s.contender],
-      bytes(s.payloadBytes),
-      s.mode === 'round-trip' ? '1' : int(s.batch),
-      isQueue ? `${Math.round(s.failRate * 100)} %` : 'n/a',
-      int(r.msgPerSec),
-      spread(r.runsMsgPerSec),
-      r.mbPerSec.toFixed(1),
-      micros(r.latencyUs.p50),
-      micros(r.latencyUs.p99),
-      r.vsPiscinaBatched === null ? '—' : `${r.vsPiscinaBatched.toFixed(2)}×`,
-      isQueue ? int(r.retries) : 'n/a',
-      isQueue ? int(r.deadLetters) : 'n/a',
-      check(r),
-    ]);
+    table.push(
+      pick([
+        s.mode === 'round-trip' ? `${LABELS[s.contender]}, round trip` : LABELS[s.contender],
+        bytes(s.payloadBytes),
+        s.mode === 'round-trip' ? '1' : int(s.batch),
+        isQueue ? `${Math.round(s.failRate * 100)} %` : 'n/a',
+        int(r.msgPerSec),
+        spread(r.runsMsgPerSec),
+        r.mbPerSec.toFixed(1),
+        micros(r.latencyUs.p50),
+        micros(r.latencyUs.p99),
+        r.vsPiscinaBatched === null ? '—' : `${r.vsPiscinaBatched.toFixed(2)}×`,
+        isQueue ? int(r.retries) : 'n/a',
+        isQueue ? int(r.deadLetters) : 'n/a',
+        check(r),
+      ]),
+    );
   }
   return table.toString();
 }
