@@ -1,0 +1,215 @@
+// The webgpu engine: WGSL handlers run through Dawn in batches. A shader cannot run persistently, so the
+// consumer (batch-consumer.ts) gathers READY slots into batches and keeps a few in flight; each batch is
+// one dispatch of kernels/batch_consumer.wgsl, one invocation per message. It runs on the owner thread,
+// asynchronously: every wait is a promise, and the heavy lifting is the GPU's.
+import { EngineUnavailableError, InvalidArgumentError } from '../../core/errors.js';
+import { Control } from '../../core/slot-layout.js';
+import type { Engine, EngineContext } from '../engine.js';
+import { BatchConsumer } from './batch-consumer.js';
+import { type BatchShape, BatchStage, DEFAULT_UPLOAD_PATH, outcomeRecordBytes, PARAMS_BYTES, type UploadPath } from './batch-stage.js';
+import { requestAdapter, type WebGpuAdapterDescription } from './dawn.js';
+import { type GpuComputePipeline, type GpuDevice, ShaderStage } from './gpu-api.js';
+import { buildKernelSource, describeCompilationMessages, ENTRY_POINT, type KernelSource, USER_WGSL_HANDLER } from './kernel-source.js';
+
+export interface WebGpuEngineOptions {
+  /** Batches in flight at once. **Default:** `3` */
+  stages?: number;
+  /** Most messages in one batch (also bounded by the ring and the device's storage-binding limit). **Default:** `4096` */
+  maxBatch?: number;
+  /** Messages a stage holds before it first grows. **Default:** `64` */
+  initialBatch?: number;
+  /** How slot records reach the GPU (batch-stage.ts). **Default:** `'mapped'` */
+  upload?: UploadPath;
+}
+
+const DEFAULTS: Required<WebGpuEngineOptions> = { stages: 3, maxBatch: 4096, initialBatch: 64, upload: DEFAULT_UPLOAD_PATH };
+/** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
+const MAX_DISPATCH_MESSAGES = 64 * 65535;
+
+export class WebGpuEngine implements Engine {
+  readonly name = 'webgpu';
+  /** The consumer runs on the owner thread and rings HARVEST_DOORBELL after each batch, as the cpu consumers do. */
+  readonly wakesOwner = true;
+  private readonly ctx: EngineContext;
+  private readonly options: Required<WebGpuEngineOptions>;
+  private adapter: WebGpuAdapterDescription | undefined;
+  private device: GpuDevice | undefined;
+  private stages: BatchStage[] = [];
+  private consumer: BatchConsumer | undefined;
+  private source: KernelSource | undefined;
+  private maxBatch = 0;
+  private stageCount = 0;
+  private stopping = false;
+  private faulted = false;
+
+  constructor(ctx: EngineContext, options: WebGpuEngineOptions = {}) {
+    this.ctx = ctx;
+    this.options = { ...DEFAULTS, ...options };
+  }
+
+  describe(): string {
+    const a = this.adapter;
+    if (!a) return 'webgpu (not started)';
+    return `${a.name}${a.software ? ' (software)' : ''}: batched dispatch, ${this.stageCount} batch${this.stageCount === 1 ? '' : 'es'} of up to ${this.maxBatch} in flight, handler ${this.source?.leaf}`;
+  }
+
+  /** Batches and messages run so far (for benchmarks and tests). */
+  batchCounts(): { batches: number; messages: number; largestBatch: number } {
+    return { ...(this.consumer?.counts ?? { batches: 0, messages: 0, largestBatch: 0 }) };
+  }
+
+  /** The device, for tests that lose it on purpose. */
+  gpuDevice(): GpuDevice | undefined {
+    return this.device;
+  }
+
+  async start(): Promise<void> {
+    const { ring, handler, config } = this.ctx;
+    const source = buildKernelSource(handler);
+    this.source = source;
+    const { adapter, description } = await requestAdapter();
+    this.adapter = description;
+    const device = await adapter.requestDevice({ label: 'gpuqueue' });
+    this.device = device;
+    void device.lost.then((info) => this.fault(new Error(`the WebGPU device was lost (${info.reason}): ${info.message || 'no message'}`)));
+    device.onuncapturederror = (event) => this.fault(new Error(`WebGPU error: ${event.error.message}`));
+    try {
+      const pipeline = await compile(device, source, handler.name === USER_WGSL_HANDLER);
+      const layout = ring.layout;
+      const shape: BatchShape = {
+        slotRecordBytes: layout.resultOffset,
+        outcomeRecordBytes: outcomeRecordBytes(layout.resultBytes),
+        params: batchParams(
+          layout.resultOffset,
+          outcomeRecordBytes(layout.resultBytes),
+          layout.resultBytes,
+          1 + ring.control(Control.MAX_RETRIES),
+          source,
+        ),
+      };
+      const bindingLimit = device.limits.maxStorageBufferBindingSize;
+      // The slow wrapper stands for compute on one consumer (the contract's pause and drain cases count
+      // on messages finishing one after another): one message at a time, held on the host.
+      const serial = source.holdMsPerAttempt > 0;
+      this.stageCount = serial ? 1 : this.options.stages;
+      this.maxBatch = Math.min(
+        serial ? 1 : this.options.maxBatch,
+        layout.shards * layout.shardCapacity,
+        Math.floor(bindingLimit / shape.slotRecordBytes),
+        Math.floor(bindingLimit / shape.outcomeRecordBytes),
+        MAX_DISPATCH_MESSAGES,
+      );
+      if (this.maxBatch < 1) {
+        throw new EngineUnavailableError(
+          `the webgpu engine cannot bind a slot of ${shape.slotRecordBytes} bytes: the device binds at most ${bindingLimit} bytes of storage`,
+        );
+      }
+      const layoutGroup = device.createBindGroupLayout({
+        label: 'gpuqueue batch',
+        entries: [
+          { binding: 0, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+          { binding: 1, visibility: ShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+          { binding: 2, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } },
+        ],
+      });
+      const computePipeline = await createPipeline(device, layoutGroup, pipeline);
+      const initial = Math.min(this.options.initialBatch, this.maxBatch);
+      for (let i = 0; i < this.stageCount; i++) {
+        const stage = new BatchStage(device, layoutGroup, shape, this.options.upload, `gpuqueue batch ${i}`);
+        stage.resize(initial);
+        this.stages.push(stage);
+      }
+      await Promise.all(this.stages.map((s) => s.ready()));
+      const shards = Array.from({ length: layout.shards }, (_, s) => s);
+      this.consumer = new BatchConsumer({
+        ring,
+        shards,
+        stages: this.stages,
+        pipeline: computePipeline,
+        maxBatch: this.maxBatch,
+        spinUs: config.consumerSpinUs,
+        holdMsPerAttempt: source.holdMsPerAttempt,
+        onFault: (error) => this.ctx.onFault(error),
+      });
+      if (this.faulted) throw new EngineUnavailableError('the WebGPU device failed while the engine started');
+      this.consumer.start();
+    } catch (error) {
+      this.stopping = true;
+      this.release();
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.ctx.ring.setControl(Control.STOP, 1);
+    // After a fault, destroying the device first makes every pending map reject at once instead of hanging.
+    if (this.faulted) this.device?.destroy();
+    await this.consumer?.stop();
+    this.release();
+  }
+
+  private release(): void {
+    for (const stage of this.stages) stage.destroy();
+    this.stages = [];
+    this.device?.destroy();
+    this.device = undefined;
+  }
+
+  /** A lost device or a validation error: the consumer stops touching the ring and the Queue hears once. */
+  private fault(error: Error): void {
+    if (this.stopping || this.faulted) return;
+    this.faulted = true;
+    if (this.consumer) this.consumer.fail(error);
+  }
+}
+
+/** The batch uniform's constant part (batch_consumer.wgsl BatchParams), `count` left 0. */
+function batchParams(
+  slotRecordBytes: number,
+  outcomeBytes: number,
+  resultBytes: number,
+  maxAttempts: number,
+  source: KernelSource,
+): Uint32Array {
+  const words = new Uint32Array(PARAMS_BYTES / 4);
+  words.set([0, slotRecordBytes / 4, outcomeBytes / 4, resultBytes, maxAttempts, source.stages.length]);
+  source.stages.forEach((stage, i) => {
+    words[8 + i] = stage.kind;
+    words.set(stage.words, 12 + 4 * i);
+  });
+  return words;
+}
+
+/** Compiles the module; a compile error names the file and line (a user's source: InvalidArgumentError). */
+async function compile(device: GpuDevice, source: KernelSource, userSource: boolean): Promise<ReturnType<GpuDevice['createShaderModule']>> {
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ label: `gpuqueue ${source.leaf}`, code: source.code });
+  const [info, error] = await Promise.all([module.getCompilationInfo(), device.popErrorScope()]);
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length > 0 || error) {
+    const detail = errors.length > 0 ? describeCompilationMessages(source, errors) : (error?.message ?? '');
+    const message = `WGSL handler ${source.leaf} does not compile:\n${detail}`;
+    throw userSource ? new InvalidArgumentError(message) : new EngineUnavailableError(`the webgpu engine's ${message}`);
+  }
+  return module;
+}
+
+async function createPipeline(
+  device: GpuDevice,
+  layout: ReturnType<GpuDevice['createBindGroupLayout']>,
+  module: ReturnType<GpuDevice['createShaderModule']>,
+): Promise<GpuComputePipeline> {
+  device.pushErrorScope('validation');
+  try {
+    return await device.createComputePipelineAsync({
+      label: 'gpuqueue batch',
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: ENTRY_POINT },
+    });
+  } catch (error) {
+    throw new InvalidArgumentError(`the WGSL handler does not fit the batch kernel: ${(error as Error).message}`);
+  } finally {
+    await device.popErrorScope();
+  }
+}

@@ -1,0 +1,413 @@
+// The webgpu engine as a consumer of the slot ring, driven directly (a ring, the engine, a producer and a
+// harvester loop in this file): every built-in handler gives the JS reference's bytes, retries and
+// statuses; user WGSL runs, and its compile errors name the line; a lost device or a validation error is
+// a fault that leaves every unfinished message in the ring, where another engine finishes it. Skipped,
+// with the reason, where Dawn finds no adapter (ci/install-lavapipe.sh gives one to any Linux machine).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HandlerStatus } from '../../src/core/handler-status.js';
+import { resolveOptions } from '../../src/core/options.js';
+import { Control, SlotHeader, SlotState, slotByteOffset } from '../../src/core/slot-layout.js';
+import { SlotRing } from '../../src/core/slot-ring.js';
+import { CpuEngine } from '../../src/engines/cpu/cpu-engine.js';
+import type { Engine } from '../../src/engines/engine.js';
+import { probeWebGpu } from '../../src/engines/webgpu/dawn.js';
+import { WebGpuEngine, type WebGpuEngineOptions } from '../../src/engines/webgpu/webgpu-engine.js';
+import { fnv1a } from '../../src/handlers/checksum/checksum.js';
+import { faultFails } from '../../src/handlers/fault/fault.js';
+import type { HandlerSpec } from '../../src/handlers/handler.js';
+import { resolveHandler } from '../../src/handlers/registry.js';
+import { vectorStats } from '../../src/handlers/vector-stats/vector-stats.js';
+
+const probe = await probeWebGpu();
+const skip = probe.usable ? false : `the webgpu engine cannot run here: ${probe.reason}`;
+if (skip) console.log(`# webgpu engine tests skipped: ${skip}`);
+
+interface Outcome {
+  id: number;
+  status: number;
+  attempts: number;
+  data: Uint8Array;
+}
+
+interface Rig {
+  ring: SlotRing;
+  engine: WebGpuEngine;
+  faults: Error[];
+  /** Enqueues payloads (ids 1, 2, … in order), alternating shards. */
+  produce(payloads: Uint8Array[]): void;
+  /** Harvests until `n` outcomes are in (or fails after `timeoutMs`). */
+  collect(n: number, timeoutMs?: number): Promise<Outcome[]>;
+}
+
+const SHARDS = 2;
+
+function rig(
+  handler: HandlerSpec,
+  o: { slotBytes: number; resultBytes: number; maxRetries?: number; capacity?: number; engine?: WebGpuEngineOptions },
+): Rig {
+  const maxRetries = o.maxRetries ?? 3;
+  const capacity = o.capacity ?? 1024;
+  const config = resolveOptions({ capacity, slotBytes: o.slotBytes, maxRetries, consumerSpinUs: 50 });
+  const ring = SlotRing.create(
+    { shards: SHARDS, consumers: 1, shardCapacity: capacity / SHARDS, slotBytes: o.slotBytes, resultBytes: o.resultBytes },
+    maxRetries,
+  );
+  const faults: Error[] = [];
+  const engine = new WebGpuEngine({ ring, handler, config, onFault: (e) => faults.push(e) }, o.engine);
+  let nextId = 1;
+  const queued: Uint8Array[] = [];
+  const pump = () => {
+    while (queued.length > 0) {
+      const shard = nextId % SHARDS;
+      const pos = ring.claim(shard, 1);
+      if (pos < 0) return;
+      ring.write(shard, pos, queued.shift() as Uint8Array, nextId++, 0, false, 0);
+      ring.publish(shard, pos, 1);
+    }
+  };
+  return {
+    ring,
+    engine,
+    faults,
+    produce(payloads) {
+      queued.push(...payloads);
+      pump();
+    },
+    async collect(n, timeoutMs = 30_000) {
+      const out: Outcome[] = [];
+      const deadline = performance.now() + timeoutMs;
+      while (out.length < n) {
+        for (let s = 0; s < SHARDS; s++) {
+          ring.harvest(s, 1 << 20, (off) => {
+            out.push({
+              id: ring.idAt(off),
+              status: ring.field(off, SlotHeader.HANDLER_STATUS),
+              attempts: ring.field(off, SlotHeader.ATTEMPTS),
+              data: ring.resultAt(off).slice(),
+            });
+          });
+        }
+        pump();
+        if (performance.now() > deadline) assert.fail(`${out.length} of ${n} messages completed within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, out.length < n ? 1 : 0));
+      }
+      return out.sort((a, b) => a.id - b.id);
+    },
+  };
+}
+
+/** Starts the engine, runs `body`, always stops it. */
+async function withRig(r: Rig, body: () => Promise<void>): Promise<void> {
+  await r.engine.start();
+  try {
+    await body();
+  } finally {
+    await r.engine.stop();
+  }
+}
+
+/** mulberry32, so a failure replays. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomPayloads(rand: () => number, count: number, maxBytes: number, multipleOf = 1): Uint8Array[] {
+  const edge = [0, 1, 3, 4, 5, 15, 16, 17, maxBytes - 1, maxBytes].filter((n) => n >= 0 && n <= maxBytes && n % multipleOf === 0);
+  return Array.from({ length: count }, (_, i) => {
+    const len = i < edge.length ? (edge[i] as number) : Math.floor((rand() * (maxBytes + 1)) / multipleOf) * multipleOf;
+    const p = new Uint8Array(len);
+    for (let j = 0; j < len; j++) p[j] = Math.floor(rand() * 256);
+    return p;
+  });
+}
+
+const u32le = (n: number) => new Uint8Array(new Uint32Array([n >>> 0]).buffer);
+const bitsOf = (values: number[]) => [...new Uint32Array(new Float32Array(values).buffer)];
+
+describe('the webgpu engine runs every built-in handler bit-identically to its JS implementation', { skip }, () => {
+  it('checksum: FNV-1a of 600 random payloads of 0…256 bytes, from two shards', async () => {
+    const payloads = randomPayloads(seeded(1), 600, 256);
+    const r = rig(resolveHandler('checksum'), { slotBytes: 256, resultBytes: 4 });
+    await withRig(r, async () => {
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        assert.equal(o.status, HandlerStatus.OK);
+        assert.equal(o.attempts, 1);
+        assert.deepEqual(o.data, u32le(fnv1a(payloads[i] as Uint8Array)), `message ${o.id} (${payloads[i]?.length} bytes)`);
+      });
+    });
+    assert.deepEqual(r.faults, []);
+  });
+
+  it('echo: 400 random payloads come back byte for byte; one over the result area is RESULT_TOO_LARGE', async () => {
+    const payloads = randomPayloads(seeded(2), 400, 200);
+    const r = rig(resolveHandler('echo'), { slotBytes: 200, resultBytes: 100, maxRetries: 1 });
+    await withRig(r, async () => {
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        const p = payloads[i] as Uint8Array;
+        if (p.length > 100) {
+          assert.deepEqual([o.status, o.attempts, o.data.length], [HandlerStatus.RESULT_TOO_LARGE, 2, 0], `message ${o.id}`);
+        } else {
+          assert.equal(o.status, HandlerStatus.OK);
+          assert.deepEqual(o.data, p, `message ${o.id} (${p.length} bytes)`);
+        }
+      });
+    });
+  });
+
+  it('vector-stats: [sum, sumSq, min, max] bits equal vectorStats for random floats, raw bit patterns, subnormals and signed zeros', async () => {
+    const rand = seeded(3);
+    const payloads: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const n = i === 0 ? 0 : 1 + Math.floor(rand() * 256);
+      const values = new Float32Array(n);
+      const words = new Uint32Array(values.buffer);
+      for (let j = 0; j < n; j++) {
+        const kind = i % 4;
+        if (kind === 0) values[j] = (rand() - 0.5) * 10 ** Math.floor(rand() * 12 - 6);
+        else if (kind === 1)
+          words[j] = Math.floor(rand() * 2 ** 32); // anything: NaN, ±∞, subnormal
+        else if (kind === 2)
+          words[j] = (rand() < 0.5 ? 0x80000000 : 0) | Math.floor(rand() * 0x01000000); // subnormals and the smallest normals
+        else values[j] = [0, -0, 1, -1, 3.4e38, -3.4e38, 1e-45, 0.1][Math.floor(rand() * 8)] as number;
+      }
+      payloads.push(new Uint8Array(values.buffer));
+    }
+    const r = rig(resolveHandler('vector-stats'), { slotBytes: 1024, resultBytes: 16 });
+    await withRig(r, async () => {
+      r.produce([...payloads, new Uint8Array(6)]);
+      const got = await r.collect(payloads.length + 1);
+      payloads.forEach((p, i) => {
+        const o = got[i] as Outcome;
+        assert.equal(o.status, HandlerStatus.OK);
+        const expected = vectorStats(new Float32Array(p.buffer, p.byteOffset, p.length / 4));
+        const actual = [...new Uint32Array(o.data.slice().buffer)];
+        // NaN is NaN: JS does not pin a NaN's bits; the kernel writes the canonical 0x7fc00000.
+        const want = bitsOf(expected).map((bits, k) => (Number.isNaN(expected[k]) ? 0x7fc00000 : bits));
+        const have = actual.map((bits, k) => (Number.isNaN(expected[k]) && (bits & 0x7fffffff) > 0x7f800000 ? 0x7fc00000 : bits));
+        assert.deepEqual(have, want, `message ${o.id} (${p.length / 4} floats)`);
+      });
+      const odd = got[payloads.length] as Outcome;
+      assert.deepEqual([odd.status, odd.attempts], [HandlerStatus.BAD_PAYLOAD, 4], 'a payload of 6 bytes is BAD_PAYLOAD on every attempt');
+    });
+  });
+
+  it('fault: the same ids fail, on the same attempts, as faultFails says; the rest give checksum results', async () => {
+    const spec = resolveHandler({ name: 'fault', inner: 'checksum', failRate: 0.3, failAttempts: 2, seed: 7 });
+    const always = resolveHandler({
+      name: 'fault',
+      inner: { name: 'fault', inner: 'checksum', failRate: 0.1, seed: 3 },
+      failRate: 0.05,
+      seed: 9,
+    });
+    const payloads = randomPayloads(seeded(4), 500, 64);
+    for (const [handler, maxRetries] of [
+      [spec, 3],
+      [always, 2],
+    ] as const) {
+      const r = rig(handler, { slotBytes: 64, resultBytes: 4, maxRetries });
+      await withRig(r, async () => {
+        r.produce(payloads);
+        const got = await r.collect(payloads.length);
+        for (const o of got) {
+          let attempts = 0;
+          let ok = false;
+          while (attempts <= maxRetries && !ok) {
+            let fails = false;
+            for (let at: HandlerSpec | undefined = handler; at?.name === 'fault'; at = at.params.inner as HandlerSpec) {
+              if (faultFails(o.id, attempts, at.params as { failRate: number; failAttempts: number; seed: number })) fails = true;
+            }
+            attempts++;
+            ok = !fails;
+          }
+          assert.deepEqual([o.status, o.attempts], [ok ? HandlerStatus.OK : HandlerStatus.FAILED, attempts], `message ${o.id}`);
+          assert.deepEqual(o.data, ok ? u32le(fnv1a(payloads[o.id - 1] as Uint8Array)) : new Uint8Array(0));
+        }
+      });
+    }
+  });
+
+  it('slow: messages run one at a time, each published no sooner than delayUs after it was sent', async () => {
+    const r = rig(resolveHandler({ name: 'slow', inner: 'echo', delayUs: 20_000 }), { slotBytes: 16, resultBytes: 16 });
+    await withRig(r, async () => {
+      const started = performance.now();
+      r.produce([new Uint8Array([1, 2, 3]), new Uint8Array([4]), new Uint8Array([5])]);
+      const got = await r.collect(3);
+      assert.ok(performance.now() - started >= 60, 'held for the delay, message after message');
+      assert.deepEqual(
+        got.map((o) => [...o.data]),
+        [[1, 2, 3], [4], [5]],
+      );
+      assert.deepEqual(r.engine.batchCounts(), { batches: 3, messages: 3, largestBatch: 1 });
+    });
+  });
+
+  it('batches grow under load: 3000 messages queued at once go in far fewer batches, none over maxBatch', async () => {
+    const r = rig(resolveHandler('checksum'), {
+      slotBytes: 32,
+      resultBytes: 4,
+      capacity: 4096,
+      engine: { maxBatch: 1024, initialBatch: 16 },
+    });
+    await withRig(r, async () => {
+      r.produce(randomPayloads(seeded(5), 3000, 32));
+      await r.collect(3000);
+      const counts = r.engine.batchCounts();
+      assert.equal(counts.messages, 3000);
+      assert.ok(counts.largestBatch > 16 && counts.largestBatch <= 1024, `largest batch ${counts.largestBatch}`);
+      assert.ok(counts.batches < 3000 / 16, `${counts.batches} batches`);
+    });
+  });
+});
+
+/** A user handler: the payload is two float32 bit patterns a, b; the result is f32_add_rn, f32_mul_rn and f32_less of them. */
+const F32_OPS_WGSL = `
+fn process_message(msg: MsgView, out: ptr<function, ResultView>) -> u32 {
+  if (msg.len != 8u) { return STATUS_BAD_PAYLOAD; }
+  let a = payload_word(msg, 0u);
+  let b = payload_word(msg, 1u);
+  result_store_word(out, 0u, f32_add_rn(a, b));
+  result_store_word(out, 1u, f32_mul_rn(a, b));
+  result_store_word(out, 2u, select(0u, 1u, f32_less(a, b)));
+  (*out).len = 12u;
+  return STATUS_OK;
+}
+`;
+
+describe('user WGSL handlers', { skip }, () => {
+  it("run with the ABI's helpers: f32_add_rn, f32_mul_rn and f32_less equal JS on 3000 pairs of edge and random bit patterns", async () => {
+    const rand = seeded(6);
+    const edges = [
+      0, 0x80000000, 1, 0x80000001, 0x007fffff, 0x00800000, 0x3f800000, 0xbf800000, 0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000,
+      0x7fc00000, 0x33800000, 0x4b800000,
+    ];
+    const pairs: [number, number][] = [];
+    for (const a of edges) for (const b of edges) pairs.push([a, b]);
+    while (pairs.length < 3000) {
+      const a = Math.floor(rand() * 2 ** 32);
+      // Half the pairs close in exponent, where cancellation and ties happen.
+      const b =
+        rand() < 0.5
+          ? Math.floor(rand() * 2 ** 32)
+          : ((a & 0xff800000) ^ (rand() < 0.5 ? 0x80000000 : 0) ^ (Math.floor(rand() * 4) << 23)) | Math.floor(rand() * 0x800000);
+      pairs.push([a >>> 0, b >>> 0]);
+    }
+    const payloads = pairs.map(([a, b]) => new Uint8Array(new Uint32Array([a, b]).buffer));
+    const r = rig({ name: 'wgsl', params: { source: F32_OPS_WGSL } }, { slotBytes: 8, resultBytes: 12, capacity: 4096 });
+    const canon = (x: number) => (Number.isNaN(x) ? 0x7fc00000 : (bitsOf([x])[0] as number));
+    await withRig(r, async () => {
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        const [a, b] = (pairs[i] as [number, number]).map((bits) => new Float32Array(new Uint32Array([bits]).buffer)[0] as number) as [
+          number,
+          number,
+        ];
+        const have = [...new Uint32Array(o.data.slice().buffer)];
+        const want = [canon(Math.fround(a + b)), canon(Math.fround(a * b)), a < b ? 1 : 0];
+        assert.deepEqual(have, want, `a=0x${pairs[i]?.[0].toString(16)} b=0x${pairs[i]?.[1].toString(16)}`);
+      });
+    });
+  });
+
+  it('that do not compile fail start with INVALID_ARG and the compiler messages at their own line numbers', async () => {
+    const source =
+      'fn process_message(msg: MsgView, out: ptr<function, ResultView>) -> u32 {\n  let x = 1u;\n  return x + undefined_name;\n}\n';
+    const r = rig({ name: 'wgsl', params: { source } }, { slotBytes: 8, resultBytes: 8 });
+    await assert.rejects(r.engine.start(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'INVALID_ARG');
+      assert.match(error.message, /handler\.wgsl:3:\d+: error: .*undefined_name/);
+      return true;
+    });
+  });
+
+  it('a handler with no WGSL twin is ENGINE_UNAVAILABLE, saying so', async () => {
+    const r = rig(resolveHandler({ name: 'crash', inner: 'echo' }), { slotBytes: 8, resultBytes: 8 });
+    await assert.rejects(r.engine.start(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'ENGINE_UNAVAILABLE');
+      assert.match(error.message, /cannot run crash: handler crash has no WGSL implementation/);
+      return true;
+    });
+  });
+});
+
+/** Counts slots per state between HARVEST_TAIL and HEAD, over every shard. */
+function slotStates(ring: SlotRing): Record<'ready' | 'inflight' | 'done', number> {
+  const counts = { ready: 0, inflight: 0, done: 0 };
+  for (let s = 0; s < ring.layout.shards; s++) {
+    const tail = ring.harvestTail(s);
+    for (let i = 0; i < ring.depth(s); i++) {
+      const state = ring.field(slotByteOffset(ring.layout, s, (tail + i) | 0), SlotHeader.STATE);
+      if (state === SlotState.READY) counts.ready++;
+      else if (state === SlotState.INFLIGHT) counts.inflight++;
+      else if (state === SlotState.DONE) counts.done++;
+    }
+  }
+  return counts;
+}
+
+describe('faults', { skip }, () => {
+  it('a device destroyed mid-run is one fault; unfinished messages stay READY/INFLIGHT and cpu workers finish each exactly once', async () => {
+    const payloads = randomPayloads(seeded(7), 300, 32);
+    const r = rig(resolveHandler({ name: 'slow', inner: 'checksum', delayUs: 5_000 }), { slotBytes: 32, resultBytes: 4 });
+    await r.engine.start();
+    r.produce(payloads);
+    const before = await r.collect(8); // the first batch completed: the engine is mid-run
+    r.engine.gpuDevice()?.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(r.faults.length, 1, 'onFault called once');
+    assert.match(r.faults[0]?.message ?? '', /WebGPU device was lost/);
+    await r.engine.stop();
+    const left = slotStates(r.ring);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(slotStates(r.ring), left, 'nothing moves after the fault');
+    assert.ok(left.ready + left.inflight > 0, 'messages were left unfinished');
+    // The ring is the same for every engine: cpu workers take over the unfinished slots in place.
+    const config = resolveOptions({ capacity: 1024, slotBytes: 32, maxRetries: 3 });
+    const cpu: Engine = new CpuEngine({ ring: r.ring, handler: resolveHandler('checksum'), config, onFault: (e) => assert.fail(e) }, 1);
+    r.ring.setControl(Control.STOP, 0);
+    await cpu.start();
+    try {
+      const after = await r.collect(payloads.length - before.length);
+      const all = [...before, ...after].sort((a, b) => a.id - b.id);
+      assert.deepEqual(
+        all.map((o) => o.id),
+        payloads.map((_, i) => i + 1),
+        'every id exactly once',
+      );
+      for (const o of all) assert.deepEqual(o.data, u32le(fnv1a(payloads[o.id - 1] as Uint8Array)), `message ${o.id}`);
+      assert.ok(
+        after.some((o) => o.attempts >= 2),
+        'messages the lost device held count that run',
+      );
+    } finally {
+      r.ring.setControl(Control.STOP, 1);
+      await cpu.stop();
+    }
+  });
+
+  it('a validation error on the device is a fault too, and stop() still resolves', async () => {
+    const r = rig(resolveHandler('echo'), { slotBytes: 16, resultBytes: 16 });
+    await r.engine.start();
+    const device = r.engine.gpuDevice();
+    assert.ok(device);
+    const buffer = device.createBuffer({ size: 16, usage: 0x8 /* COPY_DST */ });
+    buffer.destroy();
+    device.queue.writeBuffer(buffer, 0, new Uint8Array(16));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(r.faults.length, 1);
+    assert.match(r.faults[0]?.message ?? '', /WebGPU error: .*destroyed/);
+    await r.engine.stop();
+  });
+});
