@@ -1,0 +1,71 @@
+// A GPU consumer that dies holding messages: the crash handler traps on chosen ids, which kills the CUDA
+// context. Without a fallback every pending call rejects with EngineFailedError (no hang); with
+// `fallback: 'cpu'` cpu workers take over the same ring and every message completes, the trapped one
+// re-run. Skipped, with the reason, without a usable GPU.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { probeCuda } from '../../src/engines/cuda/driver/probe.js';
+import { cudaReady } from '../../src/engines/cuda/plan.js';
+import { crashes } from '../../src/handlers/crash/crash.js';
+import { EngineFailedError, fnv1a, open } from '../../src/index.js';
+
+const probe = probeCuda();
+const skip = !probe.usable ? `no usable GPU: ${probe.reason}` : !cudaReady() ? 'cuda kernels not built: npm run build:kernels' : false;
+if (skip) console.log(`# cuda fault tests skipped: ${skip}`);
+
+const payloadFor = (i: number): Uint8Array => Uint8Array.from({ length: 200 }, (_, j) => (i * 13 + j) & 0xff);
+const crashParams = { crashRate: 0.002, crashAttempts: 1, seed: 11 };
+
+describe('a GPU consumer that dies', { skip }, () => {
+  it('fails pending calls with EngineFailedError instead of hanging, without a fallback', async () => {
+    const q = await open({
+      backend: 'cuda',
+      capacity: 4096,
+      slotBytes: 256,
+      handler: { name: 'crash', inner: 'checksum', ...crashParams },
+    });
+    const ids = await q.enqueueBatch(Array.from({ length: 2000 }, (_, i) => payloadFor(i)));
+    assert.ok(
+      ids.some((id) => crashes(id, 0, crashParams)),
+      'this run must include a message that traps',
+    );
+    const outcomes = await Promise.allSettled(ids.map((id) => q.result(id, { timeoutMs: 20_000 })));
+    const failed = outcomes.filter((o) => o.status === 'rejected');
+    assert.ok(failed.length > 0, 'the trapped message cannot complete');
+    for (const o of failed)
+      assert.ok((o as PromiseRejectedResult).reason instanceof EngineFailedError, String((o as PromiseRejectedResult).reason));
+    assert.equal(q.stats().state, 'failed');
+    assert.match(q.stats().fault ?? '', /CUDA_ERROR|kernel/);
+    const report = await q.shutdown({ timeoutMs: 100 });
+    assert.ok(report.undelivered.length > 0, 'unfinished messages are reported, not lost');
+    // Nothing lost: each message whose wait failed is either undelivered (still in the ring, payload
+    // returned) or finished before the context died and is kept as a completion.
+    const undelivered = new Set(report.undelivered.map((u) => u.id));
+    ids.forEach((id, i) => {
+      if (outcomes[i]?.status === 'fulfilled') return;
+      if (undelivered.has(id)) return;
+      assert.equal(q.tryDequeueResult(id).id, id, `message ${id} is neither undelivered nor kept`);
+    });
+  });
+
+  it("hands every unfinished message to cpu workers with fallback: 'cpu'", async () => {
+    await using q = await open({
+      backend: 'cuda',
+      fallback: 'cpu',
+      capacity: 4096,
+      slotBytes: 256,
+      handler: { name: 'crash', inner: 'checksum', ...crashParams },
+    });
+    const payloads = Array.from({ length: 5000 }, (_, i) => payloadFor(i));
+    const ids = await q.enqueueBatch(payloads);
+    const trapped = ids.filter((id) => crashes(id, 0, crashParams));
+    assert.ok(trapped.length > 0);
+    for (const [i, id] of ids.entries()) {
+      const c = await q.result(id, { timeoutMs: 30_000 });
+      assert.equal(c.status, 'ok', `message ${id}`);
+      assert.equal(Buffer.from(c.data).readUInt32LE(0), fnv1a(payloads[i] as Uint8Array), `checksum of message ${id}`);
+    }
+    assert.match(q.stats().fellBackFrom ?? '', /^cuda/);
+    assert.equal(q.stats().engine, 'cpu');
+  });
+});
