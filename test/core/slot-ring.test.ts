@@ -1,0 +1,119 @@
+// The slot ring's operations on one thread (core/slot-ring.ts): producers claim and publish, a stand-in
+// consumer marks slots DONE, the harvester frees them in position order. Bounds, ids and wrap-around are
+// checked here; the contract suite covers the same ring under real threads.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Control, SlotHeader, SlotState, slotByteOffset } from '../../src/core/slot-layout.js';
+import { SlotRing } from '../../src/core/slot-ring.js';
+
+const geometry = { shards: 2, consumers: 1, shardCapacity: 4, slotBytes: 8, resultBytes: 4 };
+
+/** Plays the consumer: marks the slot at a position DONE with a result, as an engine would. */
+function finish(ring: SlotRing, shard: number, position: number, result: number[]): void {
+  const off = slotByteOffset(ring.layout, shard, position);
+  ring.u8.set(result, off + ring.layout.resultOffset);
+  ring.i32[(off >> 2) + SlotHeader.RESULT_LEN] = result.length;
+  ring.i32[(off >> 2) + SlotHeader.ATTEMPTS] = 1;
+  Atomics.store(ring.i32, (off >> 2) + SlotHeader.STATE, SlotState.DONE);
+}
+
+function produce(ring: SlotRing, shard: number, payload: number[]): { position: number; id: number } {
+  const position = ring.claim(shard, 1);
+  assert.ok(position >= 0, `shard ${shard} has room`);
+  const id = ring.takeIds(1);
+  ring.write(shard, position, Uint8Array.from(payload), id, 0xabc, true, 1234.5);
+  ring.publish(shard, position, 1);
+  return { position, id };
+}
+
+describe('SlotRing', () => {
+  it('starts empty, with ids from 1, and its control block describes the geometry for attach()', () => {
+    const ring = SlotRing.create(geometry, 5);
+    assert.equal(ring.totalDepth(), 0);
+    assert.equal(ring.peekNextId(), 1);
+    assert.equal(ring.control(Control.MAX_RETRIES), 5);
+    const attached = SlotRing.attach(ring.sab);
+    assert.deepEqual(attached.layout, ring.layout);
+  });
+
+  it('refuses to attach to a buffer that is not a ring', () => {
+    assert.throws(() => SlotRing.attach(new SharedArrayBuffer(1024)), /not a gpuqueue ring/);
+  });
+
+  it('hands out ids that only grow, in blocks', () => {
+    const ring = SlotRing.create(geometry, 0);
+    assert.equal(ring.takeIds(1), 1);
+    assert.equal(ring.takeIds(10), 2);
+    assert.equal(ring.takeIds(1), 12);
+    assert.equal(ring.peekNextId(), 13);
+  });
+
+  it('claims at most shardCapacity slots per shard until the harvester frees them', () => {
+    const ring = SlotRing.create(geometry, 0);
+    assert.equal(ring.claim(0, 3), 0);
+    assert.equal(ring.claim(0, 2), -1, 'only one slot is left');
+    assert.equal(ring.claim(0, 1), 3);
+    assert.equal(ring.claim(0, 1), -1);
+    assert.equal(ring.freeSlots(0), 0);
+    assert.equal(ring.freeSlots(1), 4, 'shards are independent');
+    assert.equal(ring.depth(0), 4);
+    assert.equal(ring.totalDepth(), 4);
+  });
+
+  it('writes the header and payload, publishes READY, and reads them back', () => {
+    const ring = SlotRing.create(geometry, 0);
+    const { position, id } = produce(ring, 1, [1, 2, 3]);
+    assert.equal(ring.stateAt(1, position), SlotState.READY);
+    const off = slotByteOffset(ring.layout, 1, position);
+    assert.equal(ring.idAt(off), id);
+    assert.deepEqual([...ring.payloadAt(off)], [1, 2, 3]);
+    assert.equal(ring.field(off, SlotHeader.KEY_HASH), 0xabc);
+    assert.equal(ring.enqueuedAt(off), 1234.5);
+  });
+
+  it('keeps ids above 2³² intact in a slot', () => {
+    const ring = SlotRing.create(geometry, 0);
+    const position = ring.claim(0, 1);
+    const big = 2 ** 40 + 12345;
+    ring.write(0, position, new Uint8Array(1), big, 0, false, 0);
+    assert.equal(ring.idAt(slotByteOffset(ring.layout, 0, position)), big);
+  });
+
+  it('harvests DONE slots in position order and stops at the first that is not DONE', () => {
+    const ring = SlotRing.create(geometry, 0);
+    const a = produce(ring, 0, [1]);
+    const b = produce(ring, 0, [2]);
+    const c = produce(ring, 0, [3]);
+    finish(ring, 0, b.position, [20]);
+    finish(ring, 0, c.position, [30]);
+    const seen: number[] = [];
+    const visit = (off: number) => seen.push(ring.idAt(off));
+    assert.equal(ring.harvest(0, 10, visit), 0, 'the oldest slot is not done, so nothing is harvested (FIFO)');
+    finish(ring, 0, a.position, [10]);
+    assert.equal(ring.harvest(0, 2, visit), 2, 'max bounds one pass');
+    assert.equal(ring.harvest(0, 10, visit), 1);
+    assert.deepEqual(seen, [a.id, b.id, c.id]);
+    assert.equal(ring.depth(0), 0);
+    assert.equal(ring.stateAt(0, a.position), SlotState.EMPTY, 'harvested slots are EMPTY again');
+  });
+
+  it('reuses slots around the ring many times over, positions wrapping, payloads and ids intact', () => {
+    const ring = SlotRing.create(geometry, 0);
+    const seen: number[] = [];
+    let expectedId = 1;
+    for (let round = 0; round < 50; round++) {
+      const made = [produce(ring, 1, [round, 1]), produce(ring, 1, [round, 2]), produce(ring, 1, [round, 3])];
+      for (const m of made) finish(ring, 1, m.position, [m.id & 0xff]);
+      ring.harvest(1, 10, (off) => {
+        assert.equal(ring.u8[off + ring.layout.resultOffset], ring.idAt(off) & 0xff);
+        assert.equal(ring.payloadAt(off)[0], round);
+        seen.push(ring.idAt(off));
+      });
+    }
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 150 }, () => expectedId++),
+    );
+    assert.equal(ring.harvestTail(1), 150);
+  });
+});
