@@ -2,7 +2,7 @@
 // redis-server processes on free loopback ports for tests that kill or restart Redis, worker child
 // processes for tests that kill a worker, and cleanup of one queue's keys.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,14 +129,17 @@ export async function startWorkerProcess(options: { url: string; name: string; l
   const source = `
     const { RedisWorker } = await import(${JSON.stringify(workerModule)});
     const w = await RedisWorker.start({
-      engine: 'cpu', threads: ${options.threads ?? 1}, blockMs: 200,
+      engine: 'cpu', threads: ${options.threads ?? 1}, blockMs: 200, onError: (e) => console.error('worker error:', e.message),
       redis: { url: ${JSON.stringify(options.url)}, name: ${JSON.stringify(options.name)}, leaseMs: ${options.leaseMs} },
     });
     process.send({ type: 'started', id: w.id });
     setInterval(() => process.send({ type: 'stats', stats: w.stats() }), 50);
     process.on('message', async (m) => { if (m === 'stop') { await w.stop(); process.exit(0); } });
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // A file rather than `--eval`: the local engine's worker threads inherit execArgv, and --input-type would break them.
+  const script = join(mkdtempSync(join(tmpdir(), 'gq-worker-')), 'worker.mjs');
+  writeFileSync(script, source);
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`worker process exited with ${code} before starting`)));

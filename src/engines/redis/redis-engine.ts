@@ -5,9 +5,14 @@
 //   shard n READY ──pack, XADD (lua/ship.lua)──▶ gq:{name:pn}:stream ──▶ workers (worker.ts)
 //   shard n DONE ◀──unpack, write slots────────── gq:{name:pn}:inbox:<producer> ◀── lua/publish-result.lua
 //
-// Per shard, one batch is on its way to Redis at a time, so batches reach the stream in position order
-// (per-key FIFO: the partitioner keeps a key on one shard, so on one stream). Nothing here blocks the
-// event loop: results arrive on a dedicated connection blocked in XREAD, never by polling per message.
+// Per shard, one batch is out at a time: the next is shipped when the previous one's results are back,
+// with everything that became READY meanwhile (so batches grow with load, like Nagle). That keeps batches
+// in position order on the stream (per-key FIFO: the partitioner keeps a key on one shard, so on one
+// stream), bounds what pause() cannot stop to one batch per partition, and costs little: a worker runs
+// one batch per partition at a time anyway. Batch size starts at one message and doubles while batches
+// come back within BATCH_TARGET_MS (halving when slower), so a slow handler gets small batches and a fast
+// one gets `batchMessages`. Nothing blocks the event loop: results arrive on a dedicated connection
+// blocked in XREAD, never by polling per message.
 import { randomBytes } from 'node:crypto';
 import { HandlerStatus } from '../../core/handler-status.js';
 import {
@@ -28,11 +33,17 @@ import type { RedisConfig } from './options.js';
 import { runScript, scripts } from './scripts.js';
 import { packBatch, unpackResults, type WireMessage } from './wire.js';
 
-/** A shipped batch waiting for its results: where its slots are. */
+/** A shipped batch waiting for its results: where its slots are, and what to re-ship if Redis lost it. */
 interface Shipped {
   shard: number;
   position: number;
   count: number;
+  packed: Buffer;
+  shippedAt: number;
+  /** The stream entry id, once XADD answered. */
+  entryId: string | undefined;
+  /** Watchdog rounds that found the entry gone from the stream while no result came. */
+  missing: number;
 }
 
 /** Result entries taken per XREAD, and how long one blocks before looking at `stopping` again. */
@@ -46,6 +57,8 @@ const PAUSED_CHECK_MS = 5;
 const DOORBELL_SLEEP_MS = 100;
 /** An inbox outlives a vanished producer by this long (refreshed while it lives). */
 const INBOX_TTL_MS = 10 * 60_000;
+/** Batches grow while they come back within this long, and shrink when they take twice as long. */
+const BATCH_TARGET_MS = 20;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,9 +73,13 @@ export class RedisEngine implements Engine {
   private readonly readers: RedisClient[] = [];
   private readonly loops: Promise<void>[] = [];
   private digest = '';
+  private batchConfig = '';
   /** Per shard: the next position to ship, and whether a batch of it is on its way. */
   private readonly cursors: number[];
-  private readonly busy: boolean[];
+  /** Per shard: the batch that is out (shipped, results not back), and the size of the next one. */
+  private readonly out: (Shipped | undefined)[];
+  private readonly batchCap: number[];
+  /** Out batches by their first message id (unique: ids only grow), which result entries name. */
   private readonly shipped = new Map<number, Shipped>();
   private stopping = false;
   private sleeping = false;
@@ -76,7 +93,8 @@ export class RedisEngine implements Engine {
     this.config = config;
     const { shards } = ctx.ring.layout;
     this.cursors = Array.from({ length: shards }, (_, s) => ctx.ring.control(shardWord(s, ShardControl.CONSUMER_CURSOR)));
-    this.busy = new Array<boolean>(shards).fill(false);
+    this.out = new Array<Shipped | undefined>(shards).fill(undefined);
+    this.batchCap = new Array<number>(shards).fill(1);
   }
 
   describe(): string {
@@ -94,7 +112,13 @@ export class RedisEngine implements Engine {
       this.failure = error.message;
     });
     const name = this.config.name;
-    const batchConfig = encodeBatchConfig({ handler, slotBytes, resultBytes, maxRetries: ring.control(Control.MAX_RETRIES) });
+    this.batchConfig = encodeBatchConfig({
+      handler,
+      slotBytes,
+      resultBytes,
+      maxRetries: ring.control(Control.MAX_RETRIES),
+    });
+    const batchConfig = this.batchConfig;
     this.digest = configDigest(batchConfig);
     await client.set(configKey(name, this.digest), batchConfig);
     await client.zadd(partitionsKey(name), 'GT', shards, 'count');
@@ -105,7 +129,7 @@ export class RedisEngine implements Engine {
       await client.xadd(inbox, 'MAXLEN', '0', '*', 'hello', '1');
       await client.pexpire(inbox, INBOX_TTL_MS);
     }
-    this.refreshTimer = setInterval(() => this.refreshInboxes(), INBOX_TTL_MS / 4);
+    this.refreshTimer = setInterval(() => this.watch(), this.config.leaseMs);
     this.refreshTimer.unref();
     // Cluster: an XREAD may name keys of one slot only, so one reader per partition; else one for all.
     const groups = this.config.clusterNodes ? Array.from({ length: shards }, (_, p) => [p]) : [Array.from({ length: shards }, (_, p) => p)];
@@ -143,7 +167,7 @@ export class RedisEngine implements Engine {
       setTimeout(this.pump, PAUSED_CHECK_MS);
       return;
     }
-    for (let s = 0; s < this.cursors.length; s++) if (!this.busy[s]) this.shipShard(s);
+    for (let s = 0; s < this.cursors.length; s++) if (!this.out[s]) this.shipShard(s);
     this.sleepUnlessReady();
   };
 
@@ -163,7 +187,7 @@ export class RedisEngine implements Engine {
     const bell = consumerDoorbellWord(ring.layout, 0);
     Atomics.store(ring.i32, bell, 1);
     for (let s = 0; s < this.cursors.length; s++) {
-      if (!this.busy[s] && ring.stateAt(s, this.cursors[s] as number) === SlotState.READY) {
+      if (!this.out[s] && ring.stateAt(s, this.cursors[s] as number) === SlotState.READY) {
         Atomics.store(ring.i32, bell, 0);
         this.schedulePump();
         return;
@@ -186,7 +210,8 @@ export class RedisEngine implements Engine {
     const { layout, i32 } = ring;
     const position = this.cursors[shard] as number;
     const messages: WireMessage[] = [];
-    while (messages.length < this.config.batchMessages) {
+    const cap = this.batchCap[shard] as number;
+    while (messages.length < cap) {
       const off = slotByteOffset(layout, shard, (position + messages.length) | 0);
       const w = off >> 2;
       if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
@@ -204,25 +229,39 @@ export class RedisEngine implements Engine {
     this.cursors[shard] = next;
     Atomics.store(i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), next);
     const first = (messages[0] as WireMessage).id;
+    const batch: Shipped = {
+      shard,
+      position,
+      count: messages.length,
+      packed: packBatch(messages),
+      shippedAt: performance.now(),
+      entryId: undefined,
+      missing: 0,
+    };
     // Registered before the XADD: a fast worker's result may arrive before the XADD's reply does.
-    this.shipped.set(first, { shard, position, count: messages.length });
-    this.busy[shard] = true;
-    this.send(shard, packBatch(messages)).then(() => {
-      this.busy[shard] = false;
-      this.schedulePump();
-    });
+    this.shipped.set(first, batch);
+    this.out[shard] = batch;
+    this.send(batch);
   }
 
   /** XADDs one batch, waiting while the stream is full or Redis fails; only `stop()` ends the wait. */
-  private async send(shard: number, batch: Buffer): Promise<void> {
+  private async send(batch: Shipped): Promise<void> {
     const client = this.client as RedisClient;
-    const key = streamKey(this.config.name, shard);
+    const key = streamKey(this.config.name, batch.shard);
     let backoff = RETRY_MIN_MS;
-    while (!this.stopping) {
+    while (!this.stopping && this.out[batch.shard] === batch) {
       try {
-        const id = await runScript(client, scripts().ship, [key], [this.config.maxStreamEntries, this.producerId, this.digest, batch]);
+        const id = await runScript(
+          client,
+          scripts().ship,
+          [key],
+          [this.config.maxStreamEntries, this.producerId, this.digest, batch.packed],
+        );
         this.failure = undefined;
-        if (id !== null) return;
+        if (id !== null) {
+          batch.entryId = String(id);
+          return;
+        }
       } catch (error) {
         this.failure = (error as Error).message;
       }
@@ -281,6 +320,7 @@ export class RedisEngine implements Engine {
     // Unknown batch: a duplicate result (already applied) or one from an earlier producer of the same id.
     if (!batch) return 0;
     this.shipped.delete(first as number);
+    this.finished(batch);
     const { ring } = this.ctx;
     const { layout, i32 } = ring;
     let n = 0;
@@ -310,11 +350,49 @@ export class RedisEngine implements Engine {
     }
   }
 
-  private refreshInboxes(): void {
+  /** A batch's results are in: size the shard's next batch by how long this one took, and ship it. */
+  private finished(batch: Shipped): void {
+    const tookMs = performance.now() - batch.shippedAt;
+    const cap = this.batchCap[batch.shard] as number;
+    if (tookMs < BATCH_TARGET_MS && batch.count >= cap) this.batchCap[batch.shard] = Math.min(cap * 2, this.config.batchMessages);
+    else if (tookMs > 2 * BATCH_TARGET_MS) this.batchCap[batch.shard] = Math.max(1, cap >> 1);
+    if (this.out[batch.shard] === batch) this.out[batch.shard] = undefined;
+    this.schedulePump();
+  }
+
+  /**
+   * Every leaseMs: keeps the inboxes alive (recreating one Redis lost), and re-ships a batch whose entry
+   * is gone from the stream while its results never came (Redis lost both, e.g. a restart without
+   * persistence). Two rounds in a row must find it gone, so a result on its way is not mistaken for a loss.
+   */
+  private async watch(): Promise<void> {
     const client = this.client;
     if (!client || this.stopping) return;
-    for (let p = 0; p < this.ctx.ring.layout.shards; p++) {
-      client.pexpire(inboxKey(this.config.name, p, this.producerId), INBOX_TTL_MS).catch(() => {});
+    try {
+      // Cheap to repeat, and what a Redis that lost its data needs before workers can run our batches.
+      await client.set(configKey(this.config.name, this.digest), this.batchConfig);
+      await client.zadd(partitionsKey(this.config.name), 'GT', this.ctx.ring.layout.shards, 'count');
+      for (let p = 0; p < this.ctx.ring.layout.shards; p++) {
+        const inbox = inboxKey(this.config.name, p, this.producerId);
+        if ((await client.pexpire(inbox, INBOX_TTL_MS)) === 0) {
+          await client.xadd(inbox, 'MAXLEN', '0', '*', 'hello', '1');
+          await client.pexpire(inbox, INBOX_TTL_MS);
+        }
+      }
+      for (const batch of this.out) {
+        if (!batch?.entryId || performance.now() - batch.shippedAt < this.config.leaseMs) continue;
+        const stream = streamKey(this.config.name, batch.shard);
+        const found = await client.xrange(stream, batch.entryId, batch.entryId);
+        batch.missing = found.length === 0 ? batch.missing + 1 : 0;
+        if (batch.missing >= 2 && this.out[batch.shard] === batch) {
+          batch.missing = 0;
+          batch.entryId = undefined;
+          batch.shippedAt = performance.now();
+          this.send(batch);
+        }
+      }
+    } catch (error) {
+      this.failure = (error as Error).message;
     }
   }
 }

@@ -205,13 +205,19 @@ export class RedisWorker {
     while (owned.held && !this.stopping) {
       const page = (await this.client.xpending(stream, GROUP, from, '+', PENDING_PAGE)) as [string, string, number, number][];
       if (page.length === 0) return;
-      for (const [id, , , deliveries] of page) {
+      for (const [id, consumer, , deliveries] of page) {
         if (!owned.held || this.stopping) return;
         if (deliveries >= this.config.maxDeliveries) {
           await this.deadLetter(owned.partition, id, deliveries);
           continue;
         }
-        const claimed = (await this.client.callBuffer('XCLAIM', stream, GROUP, this.id, 0, id)) as [Buffer, Buffer[]][];
+        // Another consumer's entry counts one more delivery (that consumer died or lost its lease); our
+        // own (left by an error here, e.g. Redis went away mid-publish) is re-run without counting one.
+        const claimed = (
+          consumer === this.id
+            ? await this.client.xrangeBuffer(stream, id, id)
+            : await this.client.callBuffer('XCLAIM', stream, GROUP, this.id, 0, id)
+        ) as [Buffer, Buffer[]][];
         const entry = claimed[0];
         if (!entry) {
           // Deleted but still pending (should not happen: acknowledging deletes in one script): forget it.

@@ -1,0 +1,207 @@
+// The redis engine under faults, each test on a redis-server of its own (a free loopback port): a worker
+// killed with SIGKILL mid-batch, Redis killed and restarted (with appendfsync always, and with no
+// persistence at all), Redis unreachable at open(), and entries that keep killing their workers.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { BACKENDS } from '../../src/core/options.js';
+import { deadKey, GROUP, streamKey } from '../../src/engines/redis/keys.js';
+import { RedisWorker } from '../../src/engines/redis/worker.js';
+import { type Completion, fnv1a, HandlerStatus, open, type Queue, type QueueOptions } from '../../src/index.js';
+import { PrivateRedis, redisServerMissingReason, startWorkerProcess, uniqueQueueName } from '../support/redis-server.js';
+
+const skip =
+  (await redisServerMissingReason()) ??
+  ((BACKENDS as readonly string[]).includes('redis') ? undefined : "the 'redis' backend is not registered in src/core/options.ts yet");
+if (skip) console.log(`# redis fault tests skipped: ${skip}`);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const payloadOf = (i: number): Uint8Array => Buffer.from(`message ${i} ${'x'.repeat(i % 17)}`);
+
+function openRedisQueue(url: string, name: string, extra: Record<string, unknown> = {}): Promise<Queue> {
+  const options = { backend: 'redis', capacity: 1024, slotBytes: 64, handler: 'checksum', redis: { url, name, leaseMs: 500 }, ...extra };
+  return open(options as unknown as QueueOptions);
+}
+
+/** Every id's completion, checked against the checksum of its payload; per key in enqueue order. */
+async function assertAllChecksummed(q: Queue, ids: number[], payloads: Uint8Array[], timeoutMs = 30_000): Promise<Completion[]> {
+  const results = await Promise.all(ids.map((id) => q.result(id, { timeoutMs })));
+  results.forEach((r, i) => {
+    assert.equal(r.status, 'ok', `message ${ids[i]}: ${r.reason ?? ''}`);
+    assert.equal(Buffer.from(r.data).readUInt32LE(0), fnv1a(payloads[i] as Uint8Array), `checksum of message ${ids[i]}`);
+  });
+  return results;
+}
+
+async function assertNothingLeft(url: string, name: string, partitions: number): Promise<void> {
+  const client = new Redis(url);
+  try {
+    for (let p = 0; p < partitions; p++) {
+      assert.equal(await client.xlen(streamKey(name, p)), 0, `partition ${p}: processed entries are deleted`);
+      const [pending] = (await client.xpending(streamKey(name, p), GROUP)) as [number];
+      assert.equal(pending, 0, `partition ${p}: nothing is left pending`);
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
+describe('redis engine faults', { skip: skip ?? false, timeout: 90_000 }, () => {
+  it('a worker killed with SIGKILL mid-batch: another worker finishes its messages, in key order, each completed once', async () => {
+    const redis = await PrivateRedis.start();
+    const name = uniqueQueueName('kill');
+    let first: ChildProcess | undefined;
+    let second: RedisWorker | undefined;
+    try {
+      const slow = { name: 'slow', inner: 'checksum', delayUs: 2000 };
+      const q = await openRedisQueue(redis.url, name, { handler: slow });
+      first = await startWorkerProcess({ url: redis.url, name, leaseMs: 500 });
+      let batchesBeforeKill = 0;
+      first.on('message', (m: { type?: string; stats?: { batches: number } }) => {
+        if (m.type === 'stats') batchesBeforeKill = m.stats?.batches ?? 0;
+      });
+      const payloads = Array.from({ length: 400 }, (_, i) => payloadOf(i));
+      const keys = payloads.map((_, i) => `k${i % 8}`);
+      const ids = await q.enqueueBatch(payloads, { keys });
+      while (batchesBeforeKill < 2) await sleep(10);
+      first.kill('SIGKILL');
+      const completedAtKill = q.stats().completed;
+      assert.ok(completedAtKill < payloads.length, 'the worker must die with work left');
+      second = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 200, redis: { url: redis.url, name, leaseMs: 500 } });
+      // Completions in the order they were harvested: each key's must follow enqueue order.
+      const seen: Completion[] = [];
+      const deadline = Date.now() + 30_000;
+      while (seen.length < ids.length && Date.now() < deadline) {
+        seen.push(...q.pollCompletions());
+        await sleep(5);
+      }
+      assert.equal(seen.length, ids.length, 'every message completed');
+      assert.equal(new Set(seen.map((c) => c.id)).size, ids.length, 'each message completed once');
+      const lastByKey = new Map<string, number>();
+      for (const c of seen) {
+        const i = ids.indexOf(c.id);
+        assert.equal(c.status, 'ok', `message ${c.id}`);
+        assert.equal(Buffer.from(c.data).readUInt32LE(0), fnv1a(payloads[i] as Uint8Array), `checksum of message ${c.id}`);
+        const key = keys[i] as string;
+        assert.ok((lastByKey.get(key) ?? 0) < c.id, `key ${key}: message ${c.id} completed after a later one`);
+        lastByKey.set(key, c.id);
+      }
+      assert.ok(second.stats().reclaimed >= 1, 'the second worker re-ran the entries the first left pending');
+      const stats = q.stats();
+      assert.equal(stats.completed, payloads.length);
+      assert.equal(stats.deadLettered, 0);
+      await q.shutdown();
+      await assertNothingLeft(redis.url, name, 4);
+    } finally {
+      first?.kill('SIGKILL');
+      await second?.stop();
+      await redis.stop();
+    }
+  });
+
+  it('Redis killed and restarted with appendfsync always: no message is lost, results arrive once it is back', async () => {
+    const redis = await PrivateRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
+    const name = uniqueQueueName('aof');
+    let worker: RedisWorker | undefined;
+    try {
+      const q = await openRedisQueue(redis.url, name, { handler: { name: 'slow', inner: 'checksum', delayUs: 1000 } });
+      worker = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 200, redis: { url: redis.url, name, leaseMs: 500 } });
+      const payloads = Array.from({ length: 600 }, (_, i) => payloadOf(i));
+      const ids = await q.enqueueBatch(payloads);
+      while (q.stats().completed < 50) await sleep(5);
+      await redis.kill();
+      await sleep(300);
+      assert.match(q.stats().engineDetail, /Redis failing/, 'stats() says that Redis fails');
+      await redis.restart();
+      await assertAllChecksummed(q, ids, payloads);
+      assert.equal(q.stats().completed, payloads.length);
+      await q.shutdown();
+    } finally {
+      await worker?.stop();
+      await redis.stop();
+    }
+  });
+
+  it('Redis restarted with no persistence: batches it lost are shipped again and every message completes', async () => {
+    const redis = await PrivateRedis.start(['--appendonly', 'no']);
+    const name = uniqueQueueName('lost');
+    let worker: RedisWorker | undefined;
+    try {
+      const q = await openRedisQueue(redis.url, name, { handler: { name: 'slow', inner: 'checksum', delayUs: 1000 } });
+      worker = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 200, redis: { url: redis.url, name, leaseMs: 500 } });
+      const payloads = Array.from({ length: 400 }, (_, i) => payloadOf(i));
+      const ids = await q.enqueueBatch(payloads);
+      while (q.stats().completed < 50) await sleep(5);
+      await redis.kill();
+      await redis.restart();
+      await assertAllChecksummed(q, ids, payloads);
+      await q.shutdown();
+    } finally {
+      await worker?.stop();
+      await redis.stop();
+    }
+  });
+
+  it('Redis unreachable: open() fails with EngineUnavailableError naming where it looked, and works once Redis is up', async () => {
+    const redis = await PrivateRedis.start();
+    const name = uniqueQueueName('down');
+    try {
+      await redis.kill();
+      await assert.rejects(openRedisQueue(redis.url, name, { redis: { url: redis.url, name, connectTimeoutMs: 500 } }), (error: Error) => {
+        assert.equal((error as { code?: string }).code, 'ENGINE_UNAVAILABLE');
+        assert.match(error.message, new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${redis.port}`));
+        return true;
+      });
+      await redis.restart();
+      const worker = await RedisWorker.start({ engine: 'cpu', threads: 1, redis: { url: redis.url, name } });
+      const q = await openRedisQueue(redis.url, name);
+      const id = await q.enqueue(payloadOf(1));
+      assert.equal((await q.result(id, { timeoutMs: 10_000 })).status, 'ok');
+      await q.shutdown();
+      await worker.stop();
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('an entry delivered maxDeliveries times without acknowledgement is dead-lettered as CONSUMER_DIED, with its reason', async () => {
+    const redis = await PrivateRedis.start();
+    const name = uniqueQueueName('poison');
+    const client = new Redis(redis.url);
+    let worker: RedisWorker | undefined;
+    try {
+      const q = await openRedisQueue(redis.url, name, { redis: { url: redis.url, name, partitions: 1, maxDeliveries: 3 } });
+      const payloads = [payloadOf(1), payloadOf(2)];
+      const ids = await q.enqueueBatch(payloads);
+      const stream = streamKey(name, 0);
+      while ((await client.xlen(stream)) === 0) await sleep(5);
+      // Three workers take the entry and die before acknowledging it.
+      await client.xreadgroup('GROUP', GROUP, 'dead-1', 'COUNT', 10, 'STREAMS', stream, '>');
+      const [[entryId]] = (await client.xpending(stream, GROUP, '-', '+', 10)) as [[string]];
+      await client.xclaim(stream, GROUP, 'dead-2', 0, entryId);
+      await client.xclaim(stream, GROUP, 'dead-3', 0, entryId);
+      worker = await RedisWorker.start({ engine: 'cpu', threads: 1, redis: { url: redis.url, name, maxDeliveries: 3 } });
+      // The first batch of a partition holds one message (batches grow from one), so only ids[0] was taken.
+      const poisoned = await q.result(ids[0] as number, { timeoutMs: 10_000 });
+      assert.equal(poisoned.status, 'dead-letter');
+      assert.equal(poisoned.handlerStatus, HandlerStatus.CONSUMER_DIED);
+      assert.equal(poisoned.attempts, 3);
+      assert.match(poisoned.reason ?? '', /CONSUMER_DIED/);
+      assert.equal((await q.result(ids[1] as number, { timeoutMs: 10_000 })).status, 'ok', 'the partition goes on after a dead letter');
+      assert.deepEqual(
+        q.deadLetters().map((d) => d.id),
+        [ids[0]],
+      );
+      const dead = (await client.xrange(deadKey(name, 0), '-', '+')) as [string, string[]][];
+      assert.equal(dead.length, 1);
+      assert.match(dead[0]?.[1].join(' ') ?? '', /delivered 3 times without being acknowledged/);
+      assert.equal(worker.stats().deadLettered, 1);
+      await q.shutdown();
+    } finally {
+      client.disconnect();
+      await worker?.stop();
+      await redis.stop();
+    }
+  });
+});
