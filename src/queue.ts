@@ -21,7 +21,7 @@ import { Control, computeLayout, SlotHeader, SlotState, slotByteOffset } from '.
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
 import type { Engine } from './engines/engine.js';
-import { createFallbackEngine, planEngine } from './engines/select.js';
+import { createFallbackEngine, type EnginePlan, planEngine } from './engines/select.js';
 import type { HandlerSpec } from './handlers/handler.js';
 import { handlerResultBytes, resolveHandler } from './handlers/registry.js';
 
@@ -76,11 +76,10 @@ export class Queue implements AsyncDisposable {
   private shutdownPromise: Promise<ShutdownReport> | undefined;
 
   /** Use `open()`. */
-  private constructor(config: QueueConfig, handler: HandlerSpec) {
+  private constructor(config: QueueConfig, handler: HandlerSpec, plan: EnginePlan) {
     this.config = config;
     this.handler = handler;
     this.store = new CompletionStore(config.maxRetainedResults);
-    const plan = planEngine(config);
     validatePartitionerSpec(config.partitioner, plan.shards);
     if (config.partitioner.kind === 'round-robin') {
       throw new InvalidArgumentError(
@@ -124,7 +123,7 @@ export class Queue implements AsyncDisposable {
     const started = performance.now();
     const config = resolveOptions(options);
     const handler = resolveHandler(config.handler);
-    const queue = new Queue(config, handler);
+    const queue = new Queue(config, handler, await planEngine(config));
     await queue.engine.start();
     queue.harvester.start();
     queue.timeToReadyMs = performance.now() - started;

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { describeValue, InvalidArgumentError } from './errors.js';
 import type { PartitionerSpec } from './partitioners.js';
 
-export const BACKENDS = ['auto', 'cpu', 'cuda', 'redis'] as const;
+export const BACKENDS = ['auto', 'cpu', 'cuda', 'webgpu', 'redis'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 /** A handler by name, or by name with its parameters (e.g. `{ name: 'fault', inner: 'checksum', failRate: 0.01 }`). */

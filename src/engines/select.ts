@@ -1,10 +1,13 @@
 // Picks the engine for a config and says how the ring must be cut for it (shards, consumers) before the
-// ring exists. `auto` takes cuda when a GPU and the built kernels are there, else cpu.
+// ring exists. `auto` takes cuda when a GPU and the built kernels are there, then a hardware WebGPU
+// adapter (with a WGSL twin of the handler), else cpu.
 import type { QueueConfig } from '../core/options.js';
 import { CpuEngine } from './cpu/cpu-engine.js';
 import { CudaEngine } from './cuda/cuda-engine.js';
 import { cudaReady, planCudaRing } from './cuda/plan.js';
 import type { Engine, EngineContext } from './engine.js';
+import { planWebGpuRing, probeWebGpuForAuto, webGpuReady } from './webgpu/plan.js';
+import { WebGpuEngine } from './webgpu/webgpu-engine.js';
 import { resolveRedisOptions } from './redis/options.js';
 import { RedisEngine } from './redis/redis-engine.js';
 
@@ -17,7 +20,8 @@ export interface EnginePlan {
 
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
-export function planEngine(config: QueueConfig): EnginePlan {
+/** The engine for a config: an explicit backend, or for `auto` cuda, then a hardware WebGPU adapter, then cpu. */
+export async function planEngine(config: QueueConfig): Promise<EnginePlan> {
   if (config.backend === 'redis') {
     // One shard per partition stream, all consumed by one bridge on the owner thread.
     const redis = resolveRedisOptions(config.redis);
@@ -28,6 +32,10 @@ export function planEngine(config: QueueConfig): EnginePlan {
     // One shard per block of the persistent kernel; planCudaRing says exactly why when there is no GPU.
     const { shards, consumers } = planCudaRing(config.capacity);
     return { name: 'cuda', shards, consumers, create: (ctx) => new CudaEngine(ctx) };
+  }
+  if (config.backend === 'webgpu' || (config.backend === 'auto' && (await probeWebGpuForAuto()).usable && webGpuReady(config.handler))) {
+    const { shards, consumers } = planWebGpuRing(config);
+    return { name: 'webgpu', shards, consumers, create: (ctx) => new WebGpuEngine(ctx) };
   }
   const workers = Math.min(config.workers, config.capacity);
   const shards = Math.min(nextPowerOfTwo(workers), config.capacity);

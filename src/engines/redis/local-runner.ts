@@ -3,14 +3,14 @@
 // message's own id in its slot, so handlers that depend on the id (fault injection) fail exactly the
 // messages they fail on every other engine, and attempts / handler statuses come back as the consumer
 // wrote them. Messages of one key go to one local shard in batch order (per-key FIFO holds here too).
-import { resolveOptions } from '../../core/options.js';
+import { type QueueConfig, resolveOptions } from '../../core/options.js';
 import { mix32 } from '../../core/partitioners.js';
 import { wallClockMs } from '../../core/producer.js';
 import { Control, SlotFlag, SlotHeader, SlotState, slotByteOffset } from '../../core/slot-layout.js';
 import { SlotRing } from '../../core/slot-ring.js';
 import type { HandlerSpec } from '../../handlers/handler.js';
 import type { Engine } from '../engine.js';
-import { planEngine } from '../select.js';
+import { type EnginePlan, planEngine } from '../select.js';
 import type { WireMessage, WireResult } from './wire.js';
 
 export interface LocalRunnerOptions {
@@ -49,16 +49,7 @@ export class LocalRunner {
   private fault: Error | undefined;
   private readonly visit = (off: number) => this.complete(off);
 
-  private constructor(options: LocalRunnerOptions) {
-    const config = resolveOptions({
-      backend: options.backend,
-      capacity: options.capacity,
-      slotBytes: options.slotBytes,
-      resultBytes: options.resultBytes,
-      maxRetries: options.maxRetries,
-      ...(options.threads === undefined ? {} : { workers: options.threads }),
-    });
-    const plan = planEngine(config);
+  private constructor(options: LocalRunnerOptions, config: QueueConfig, plan: EnginePlan) {
     this.engineName = plan.name;
     this.ring = SlotRing.create(
       {
@@ -74,7 +65,15 @@ export class LocalRunner {
   }
 
   static async open(options: LocalRunnerOptions): Promise<LocalRunner> {
-    const runner = new LocalRunner(options);
+    const config = resolveOptions({
+      backend: options.backend,
+      capacity: options.capacity,
+      slotBytes: options.slotBytes,
+      resultBytes: options.resultBytes,
+      maxRetries: options.maxRetries,
+      ...(options.threads === undefined ? {} : { workers: options.threads }),
+    });
+    const runner = new LocalRunner(options, config, await planEngine(config));
     await runner.engine.start();
     return runner;
   }
