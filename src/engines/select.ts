@@ -6,10 +6,10 @@ import { CpuEngine } from './cpu/cpu-engine.js';
 import { CudaEngine } from './cuda/cuda-engine.js';
 import { cudaReady, planCudaRing } from './cuda/plan.js';
 import type { Engine, EngineContext } from './engine.js';
-import { planWebGpuRing, probeWebGpuForAuto, webGpuReady } from './webgpu/plan.js';
-import { WebGpuEngine } from './webgpu/webgpu-engine.js';
 import { resolveRedisOptions } from './redis/options.js';
 import { RedisEngine } from './redis/redis-engine.js';
+import { planWebGpuRing, probeWebGpuForAuto, webGpuReady } from './webgpu/plan.js';
+import { WebGpuEngine } from './webgpu/webgpu-engine.js';
 
 export interface EnginePlan {
   name: string;
