@@ -84,12 +84,9 @@ export class StatsRecorder {
     this.flushRun();
     const h = this.histogram;
     const us = (ns: number) => Math.round(ns / 10) / 100;
-    return {
-      count: h.totalCount,
-      p50Us: us(h.getValueAtPercentile(50)),
-      p95Us: us(h.getValueAtPercentile(95)),
-      p99Us: us(h.getValueAtPercentile(99)),
-      maxUs: us(h.maxValue),
-    };
+    // A percentile is reported as its bucket's upper edge, which can pass the exact largest value: cap it.
+    const max = h.maxValue;
+    const at = (p: number) => us(Math.min(h.getValueAtPercentile(p), max));
+    return { count: h.totalCount, p50Us: at(50), p95Us: at(95), p99Us: at(99), maxUs: us(max) };
   }
 }
