@@ -13,4 +13,4 @@ function skipReason(): string | undefined {
 
 const reason = skipReason();
 if (reason) console.log(`# cuda contract suite skipped: ${reason}`);
-runContractSuite({ name: 'cuda', options: { backend: 'cuda' }, ...(reason ? { skipReason: reason } : {}) });
+runContractSuite({ name: 'cuda', options: { backend: 'cuda' }, runsShardInParallel: true, ...(reason ? { skipReason: reason } : {}) });

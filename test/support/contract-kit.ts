@@ -9,6 +9,11 @@ export interface ContractEngine {
   options: QueueOptions;
   /** Set when the engine cannot run here: every case is then reported as skipped with this reason. */
   skipReason?: string;
+  /**
+   * The engine takes every READY slot of a shard at once (a GPU block runs a whole run in parallel), so
+   * "a backlog" can all be in flight: cases then check only what holds for any consumer.
+   */
+  runsShardInParallel?: boolean;
 }
 
 /** Registers one contract case: skipped with the engine's reason when it has one, failed when it hangs. */
