@@ -9,7 +9,7 @@ import { HandlerStatus } from '../../src/core/handler-status.js';
 import { AREA_ALIGN, HEADER_BYTES, SlotHeader } from '../../src/core/slot-layout.js';
 import { OUTCOME_HEADER_BYTES, WORKGROUP_SIZE } from '../../src/engines/webgpu/batch-stage.js';
 import { loadDawnFrom } from '../../src/engines/webgpu/dawn.js';
-import { MAX_WRAPPERS } from '../../src/engines/webgpu/kernel-source.js';
+import { MAX_WRAPPERS, OUTCOME_KILLED_CONSUMER } from '../../src/engines/webgpu/kernel-source.js';
 
 const kernels = new URL('../../../src/engines/webgpu/kernels/', import.meta.url);
 
@@ -41,6 +41,8 @@ test("the batch kernel's record and wrapper constants equal what the host encode
   assert.equal((wgsl.get('OUTCOME_HEADER_WORDS') ?? 0) * 4, OUTCOME_HEADER_BYTES);
   assert.equal(wgsl.get('MAX_WRAPPERS'), MAX_WRAPPERS);
   assert.equal(wgsl.get('WRAPPER_FAULT'), 1);
+  assert.equal(wgsl.get('WRAPPER_CRASH'), 2);
+  assert.equal(wgsl.get('OUTCOME_KILLED_CONSUMER'), OUTCOME_KILLED_CONSUMER);
   const source = readFileSync(new URL('batch_consumer.wgsl', kernels), 'utf8');
   assert.match(source, new RegExp(`@workgroup_size\\(${WORKGROUP_SIZE}\\)`));
 });

@@ -21,6 +21,7 @@ import {
 import type { SlotRing } from '../../core/slot-ring.js';
 import { type BatchStage, OUTCOME_HEADER_BYTES, outcomeRecordBytes } from './batch-stage.js';
 import type { GpuComputePipeline } from './gpu-api.js';
+import { OUTCOME_KILLED_CONSUMER } from './kernel-source.js';
 
 /** Longest doorbell or pause sleep before looking again without a wake-up (a safety net). */
 const SLEEP_CHECK_MS = 100;
@@ -38,6 +39,8 @@ export interface BatchConsumerOptions {
   holdMsPerAttempt: number;
   /** A fatal fault (the device lost, a validation error): called once; the loop then stops touching the ring. */
   onFault(error: Error): void;
+  /** Loses the device on purpose (the crash wrapper fired). */
+  loseDevice(): void;
 }
 
 export class BatchConsumer {
@@ -72,7 +75,11 @@ export class BatchConsumer {
   }
 
   start(): void {
-    this.loopDone = this.loop();
+    // A bug in the loop must not leave the queue waiting forever: it is a fault like any other.
+    this.loopDone = this.loop().catch((error: Error) => {
+      this.fail(error);
+      return Promise.allSettled([...this.running]).then(() => undefined);
+    });
   }
 
   /** Marks the consumer dead: nothing more is written to the ring. Idempotent; reports once. */
@@ -193,6 +200,7 @@ export class BatchConsumer {
         if (this.faulted) return;
         await this.hold(stage, outcomes);
         if (this.faulted) return;
+        if (this.killedBy(stage, outcomes)) return;
         this.publish(stage, outcomes);
         stage.release();
         if (full && stage.capacity < this.o.maxBatch) stage.resize(Math.min(stage.capacity * 2, this.o.maxBatch));
@@ -218,6 +226,22 @@ export class BatchConsumer {
     for (let j = 0; j < stage.count; j++) most = Math.max(most, words[j * stride] as number);
     const until = stage.submittedAt + this.o.holdMsPerAttempt * most;
     while (performance.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - performance.now())));
+  }
+
+  /**
+   * The crash wrapper fired on a message of the batch: the consumer dies as a crashing cpu worker would,
+   * publishing nothing of the batch (its messages stay INFLIGHT, their ATTEMPTS counted, to run elsewhere).
+   */
+  private killedBy(stage: BatchStage, outcomes: Uint8Array): boolean {
+    const words = new Uint32Array(outcomes.buffer, outcomes.byteOffset, outcomes.byteLength / 4);
+    for (let j = 0; j < stage.count; j++) {
+      if (words[j * this.outcomeWords + 1] !== OUTCOME_KILLED_CONSUMER) continue;
+      const id = this.o.ring.idAt(stage.slotOffsets[j] as number);
+      this.fail(new Error(`the crash handler killed the webgpu consumer on message ${id}: the device is lost on purpose`));
+      this.o.loseDevice();
+      return true;
+    }
+    return false;
   }
 
   /** Writes each outcome into its slot, then DONE (the store releases the result); wakes the owner if it sleeps. */

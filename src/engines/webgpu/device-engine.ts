@@ -1,7 +1,8 @@
-// The webgpu engine: WGSL handlers run through Dawn in batches. A shader cannot run persistently, so the
-// consumer (batch-consumer.ts) gathers READY slots into batches and keeps a few in flight; each batch is
-// one dispatch of kernels/batch_consumer.wgsl, one invocation per message. It runs on the owner thread,
-// asynchronously: every wait is a promise, and the heavy lifting is the GPU's.
+// The webgpu engine on the thread it is created on: the Dawn device, the compiled batch pipeline, the
+// batch stages and the consumer loop (batch-consumer.ts), which gathers READY slots into batches and keeps
+// a few in flight, each one dispatch of kernels/batch_consumer.wgsl with one invocation per message.
+// Everything is asynchronous: every wait is a promise. webgpu-engine.ts runs it on the owner thread or,
+// by default, in a worker thread (webgpu-worker.ts).
 import { EngineUnavailableError, InvalidArgumentError } from '../../core/errors.js';
 import { Control } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
@@ -11,7 +12,7 @@ import { requestAdapter, type WebGpuAdapterDescription } from './dawn.js';
 import { type GpuComputePipeline, type GpuDevice, ShaderStage } from './gpu-api.js';
 import { buildKernelSource, describeCompilationMessages, ENTRY_POINT, type KernelSource, USER_WGSL_HANDLER } from './kernel-source.js';
 
-export interface WebGpuEngineOptions {
+export interface DeviceEngineOptions {
   /** Batches in flight at once. **Default:** `3` */
   stages?: number;
   /** Most messages in one batch (also bounded by the ring and the device's storage-binding limit). **Default:** `4096` */
@@ -22,16 +23,16 @@ export interface WebGpuEngineOptions {
   upload?: UploadPath;
 }
 
-const DEFAULTS: Required<WebGpuEngineOptions> = { stages: 3, maxBatch: 4096, initialBatch: 64, upload: DEFAULT_UPLOAD_PATH };
+const DEFAULTS: Required<DeviceEngineOptions> = { stages: 3, maxBatch: 4096, initialBatch: 64, upload: DEFAULT_UPLOAD_PATH };
 /** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
 const MAX_DISPATCH_MESSAGES = 64 * 65535;
 
-export class WebGpuEngine implements Engine {
+export class DeviceEngine implements Engine {
   readonly name = 'webgpu';
-  /** The consumer runs on the owner thread and rings HARVEST_DOORBELL after each batch, as the cpu consumers do. */
+  /** The consumer rings HARVEST_DOORBELL after each batch, as the cpu consumers do. */
   readonly wakesOwner = true;
   private readonly ctx: EngineContext;
-  private readonly options: Required<WebGpuEngineOptions>;
+  private readonly options: Required<DeviceEngineOptions>;
   private adapter: WebGpuAdapterDescription | undefined;
   private device: GpuDevice | undefined;
   private stages: BatchStage[] = [];
@@ -42,9 +43,11 @@ export class WebGpuEngine implements Engine {
   private stopping = false;
   private faulted = false;
 
-  constructor(ctx: EngineContext, options: WebGpuEngineOptions = {}) {
+  constructor(ctx: EngineContext, options: DeviceEngineOptions = {}) {
     this.ctx = ctx;
-    this.options = { ...DEFAULTS, ...options };
+    // An option given as undefined keeps its default.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...DEFAULTS, ...given };
   }
 
   describe(): string {
@@ -130,6 +133,7 @@ export class WebGpuEngine implements Engine {
         spinUs: config.consumerSpinUs,
         holdMsPerAttempt: source.holdMsPerAttempt,
         onFault: (error) => this.ctx.onFault(error),
+        loseDevice: () => device.destroy(),
       });
       if (this.faulted) throw new EngineUnavailableError('the WebGPU device failed while the engine started');
       this.consumer.start();

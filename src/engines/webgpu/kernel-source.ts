@@ -12,7 +12,9 @@ import type { GpuCompilationMessage } from './gpu-api.js';
 
 /** Wrapper stages the kernel runs (batch_consumer.wgsl MAX_WRAPPERS, WRAPPER_FAULT). */
 export const MAX_WRAPPERS = 4;
-const WrapperKind = { FAULT: 1 } as const;
+const WrapperKind = { FAULT: 1, CRASH: 2 } as const;
+/** The outcome status the kernel writes when the crash wrapper fired (batch_consumer.wgsl OUTCOME_KILLED_CONSUMER). */
+export const OUTCOME_KILLED_CONSUMER = 0xffffffff;
 const TWO_POW_32 = 4294967296;
 /** The handler spec name under which a user's WGSL source is run (`{ name: 'wgsl', source }`). */
 export const USER_WGSL_HANDLER = 'wgsl';
@@ -23,7 +25,7 @@ const PRELUDE = [
   'engines/webgpu/kernels/handler_abi.wgsl',
   'engines/webgpu/kernels/f32_exact.wgsl',
 ];
-const WRAPPERS = ['handlers/fault/fault.wgsl'];
+const WRAPPERS = ['handlers/fault/fault.wgsl', 'handlers/crash/crash.wgsl'];
 const KERNEL = 'engines/webgpu/kernels/batch_consumer.wgsl';
 export const ENTRY_POINT = 'consume_batch';
 
@@ -36,7 +38,7 @@ export interface KernelSource {
   /** The leaf handler's name (or `wgsl` for a user's source). */
   leaf: string;
   code: string;
-  /** Fault stages for the batch uniform, outermost first. */
+  /** Fault and crash stages for the batch uniform, outermost first. */
   stages: WrapperStage[];
   /** Host-side hold per attempt, ms: the slow wrapper's delay (summed when nested). */
   holdMsPerAttempt: number;
@@ -61,7 +63,7 @@ const readSource = (root: URL, file: string): string => readFileSync(new URL(fil
 export function unsupportedHandlerReason(spec: HandlerSpec): string | undefined {
   const { stages, leaf } = unwrap(spec);
   if (stages.length > MAX_WRAPPERS)
-    return `it runs at most ${MAX_WRAPPERS} fault wrappers around one handler; ${spec.name} has ${stages.length}`;
+    return `it runs at most ${MAX_WRAPPERS} fault or crash wrappers around one handler; ${spec.name} has ${stages.length}`;
   if (leaf.name === USER_WGSL_HANDLER) return undefined;
   const file = `handlers/${leaf.name}/${leaf.name}.wgsl`;
   let root: URL;
@@ -138,14 +140,15 @@ function unwrap(spec: HandlerSpec): { stages: WrapperStage[]; holdMsPerAttempt: 
   let at = spec;
   for (;;) {
     const p: HandlerParams = at.params;
-    if (at.name === 'fault') {
-      const failAttempts = p.failAttempts as number;
-      const threshold = faultThreshold(p.failRate as number);
+    if (at.name === 'fault' || at.name === 'crash') {
+      const fault = at.name === 'fault';
+      const attempts = (fault ? p.failAttempts : p.crashAttempts) as number;
+      const threshold = faultThreshold((fault ? p.failRate : p.crashRate) as number);
       stages.push({
-        kind: WrapperKind.FAULT,
+        kind: fault ? WrapperKind.FAULT : WrapperKind.CRASH,
         words: [
           p.seed as number,
-          Number.isFinite(failAttempts) ? Math.min(failAttempts, 0xffffffff) : 0xffffffff,
+          Number.isFinite(attempts) ? Math.min(attempts, 0xffffffff) : 0xffffffff,
           threshold % TWO_POW_32,
           Math.floor(threshold / TWO_POW_32),
         ],

@@ -6,6 +6,9 @@
 
 /// Wrapper stage kinds (kernel-source.ts encodes them; the slow wrapper waits on the host: WGSL has no clock).
 const WRAPPER_FAULT: u32 = 1u;
+const WRAPPER_CRASH: u32 = 2u;
+/// Not a handler status: the crash wrapper fired; the host loses the device, as a crash ends a cpu worker.
+const OUTCOME_KILLED_CONSUMER: u32 = 0xffffffffu;
 const MAX_WRAPPERS: u32 = 4u;
 /// Words before the result area in an outcome record: attempts, status, result length, unused.
 const OUTCOME_HEADER_WORDS: u32 = 4u;
@@ -32,8 +35,12 @@ struct BatchParams {
 /// One attempt: wrapper stages outermost first, then the leaf handler.
 fn run_attempt(msg: MsgView, out: ptr<function, ResultView>) -> u32 {
   for (var i = 0u; i < min(params.wrapper_count, MAX_WRAPPERS); i++) {
-    if (params.wrapper_kinds[i] == WRAPPER_FAULT && fault_fails(params.wrappers[i], msg)) {
+    let kind = params.wrapper_kinds[i];
+    if (kind == WRAPPER_FAULT && fault_fails(params.wrappers[i], msg)) {
       return STATUS_FAILED;
+    }
+    if (kind == WRAPPER_CRASH && crash_kills(params.wrappers[i], msg)) {
+      return OUTCOME_KILLED_CONSUMER;
     }
   }
   return process_message(msg, out);
@@ -45,7 +52,8 @@ fn run_attempt(msg: MsgView, out: ptr<function, ResultView>) -> u32 {
 //            (ATTEMPTS as it was before this run: attempts go on from there up to max_attempts)
 //   outputs: batch_outcomes record i = [attempts, status of the last attempt, result length (0 unless
 //            STATUS_OK), 0, result area]
-//   status:  handler statuses go to the outcome; the kernel itself cannot fail
+//   status:  handler statuses go to the outcome (OUTCOME_KILLED_CONSUMER when the crash wrapper fired);
+//            the kernel itself cannot fail
 //   slots:   none here: the host took them READY → INFLIGHT and publishes DONE from the outcomes
 @compute @workgroup_size(64)
 fn consume_batch(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -74,7 +82,7 @@ fn consume_batch(@builtin(global_invocation_id) gid: vec3<u32>) {
     attempts++;
     out.len = 0u;
     status = run_attempt(msg, &out);
-    if (status == STATUS_OK) {
+    if (status == STATUS_OK || status == OUTCOME_KILLED_CONSUMER) {
       break;
     }
   }

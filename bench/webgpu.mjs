@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// The webgpu engine on its own, measured at the ring (producer → engine → harvest on this thread, no Queue
+// on top), side by side in one run: the three ways slot records can reach the GPU, the consumer in a
+// worker thread vs on the owner thread, the round trip of a lone message, and the cpu engine (one worker)
+// on the same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
+// one table and writes JSON (date, machine, adapter, versions) to bench/results/.
+//   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE]
+// Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
+import { writeFileSync } from 'node:fs';
+import { cpus, hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const quick = process.argv.includes('--quick');
+const root = new URL('../', import.meta.url);
+const build = pathToFileURL(`${resolve(fileURLToPath(root), arg('--build', 'dist'))}/`);
+const load = (path) => import(new URL(`src/${path}`, build).href);
+
+const { SlotRing } = await load('core/slot-ring.js');
+const { resolveOptions } = await load('core/options.js');
+const { resolveHandler } = await load('handlers/registry.js');
+const { WebGpuEngine } = await load('engines/webgpu/webgpu-engine.js');
+const { CpuEngine } = await load('engines/cpu/cpu-engine.js');
+const { probeWebGpu } = await load('engines/webgpu/dawn.js');
+
+const SECONDS = quick ? 0.3 : 1.5;
+const REPEATS = quick ? 1 : 3;
+const ROUND_TRIPS = quick ? 200 : 2000;
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+/** A ring and its consumer, with produce/harvest helpers for this thread. */
+async function rig(c) {
+  const capacity = c.capacity ?? 4096;
+  const config = resolveOptions({ capacity, slotBytes: c.slotBytes, maxRetries: 3, consumerSpinUs: 200 });
+  const handler = resolveHandler(c.handler);
+  const ring = SlotRing.create({ shards: 1, consumers: 1, shardCapacity: capacity, slotBytes: c.slotBytes, resultBytes: c.resultBytes }, 3);
+  const faults = [];
+  const ctx = { ring, handler, config, onFault: (e) => faults.push(e) };
+  const engine = c.engine === 'cpu' ? new CpuEngine(ctx, 1) : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload });
+  await engine.start();
+  let nextId = 1;
+  return {
+    engine,
+    faults,
+    /** Publishes payloads from the pool, cyclically, while there is room; returns how many. */
+    produce(pool, max = Number.POSITIVE_INFINITY) {
+      let n = 0;
+      while (n < max) {
+        const pos = ring.claim(0, 1);
+        if (pos < 0) break;
+        ring.write(0, pos, pool[nextId % pool.length], nextId++, 0, false, 0);
+        ring.publish(0, pos, 1);
+        n++;
+      }
+      return n;
+    },
+    harvest: () => ring.harvest(0, 1 << 20, () => {}),
+  };
+}
+
+function payloadPool(bytes, floats) {
+  return Array.from({ length: 256 }, (_, i) => {
+    if (floats) return new Uint8Array(Float32Array.from({ length: bytes / 4 }, (_, j) => Math.sin(i + j) * 100).buffer);
+    const p = new Uint8Array(bytes);
+    for (let j = 0; j < bytes; j++) p[j] = (i * 31 + j) & 255;
+    return p;
+  });
+}
+
+/** Keeps the ring full for `seconds`, then drains; messages per second. */
+async function throughput(r, pool, seconds) {
+  let inFlight = r.produce(pool);
+  let done = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  while (performance.now() < until || inFlight > 0) {
+    const n = r.harvest();
+    done += n;
+    inFlight -= n;
+    if (performance.now() < until) inFlight += r.produce(pool);
+    await turn();
+  }
+  return done / ((performance.now() - started) / 1000);
+}
+
+/** One message at a time: µs from publish to harvest. */
+async function roundTrips(r, pool, count) {
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    r.produce(pool, 1);
+    while (r.harvest() === 0) await turn();
+    times.push((performance.now() - t) * 1000);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]);
+  return { p50Us: at(0.5), p99Us: at(0.99) };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(c) {
+  const pool = payloadPool(c.slotBytes, c.handler === 'vector-stats');
+  const r = await rig(c);
+  const row = { case: c.label, engine: c.engine, handler: c.handler, payloadBytes: c.slotBytes, thread: c.thread, upload: c.upload };
+  try {
+    await throughput(r, pool, Math.min(0.3, SECONDS)); // warm-up: shader compile, stage growth, JIT
+    if (c.measure === 'throughput') {
+      const runs = [];
+      for (let i = 0; i < REPEATS; i++) runs.push(await throughput(r, pool, SECONDS));
+      row.msgPerSec = Math.round(median(runs));
+      row.minMsgPerSec = Math.round(Math.min(...runs));
+      row.maxMsgPerSec = Math.round(Math.max(...runs));
+      row.mbPerSec = Math.round((row.msgPerSec * c.slotBytes) / 1e6);
+    } else {
+      Object.assign(row, await roundTrips(r, pool, ROUND_TRIPS));
+    }
+  } finally {
+    await r.engine.stop();
+  }
+  row.detail = r.engine.describe();
+  if (r.engine.batchCounts) {
+    const b = r.engine.batchCounts();
+    row.meanBatch = b.batches > 0 ? Math.round(b.messages / b.batches) : 0;
+    row.largestBatch = b.largestBatch;
+  }
+  if (r.faults.length > 0) row.fault = r.faults[0].message;
+  console.error(
+    `${c.label}: ${row.msgPerSec ? `${row.msgPerSec} msg/s (${row.minMsgPerSec}…${row.maxMsgPerSec})` : `p50 ${row.p50Us} µs, p99 ${row.p99Us} µs`}`,
+  );
+  return row;
+}
+
+function cases() {
+  const checksum = { handler: 'checksum', slotBytes: 256, resultBytes: 4 };
+  const echo4k = { handler: 'echo', slotBytes: 4096, resultBytes: 4096, capacity: 1024 };
+  const stats1k = { handler: 'vector-stats', slotBytes: 1024, resultBytes: 16 };
+  const list = [];
+  for (const upload of ['mapped', 'write-buffer', 'mapped-at-creation']) {
+    list.push({
+      label: `upload ${upload}: checksum 256 B`,
+      engine: 'webgpu',
+      thread: 'worker',
+      upload,
+      measure: 'throughput',
+      ...checksum,
+    });
+    list.push({ label: `upload ${upload}: echo 4 KB`, engine: 'webgpu', thread: 'worker', upload, measure: 'throughput', ...echo4k });
+  }
+  for (const thread of ['worker', 'owner']) {
+    list.push({ label: `${thread} thread: checksum 256 B`, engine: 'webgpu', thread, measure: 'throughput', ...checksum });
+    list.push({ label: `${thread} thread: vector-stats 1 KB`, engine: 'webgpu', thread, measure: 'throughput', ...stats1k });
+    list.push({ label: `${thread} thread: round trip, checksum 256 B`, engine: 'webgpu', thread, measure: 'round trip', ...checksum });
+  }
+  list.push({ label: 'cpu (1 worker): checksum 256 B', engine: 'cpu', measure: 'throughput', ...checksum });
+  list.push({ label: 'cpu (1 worker): vector-stats 1 KB', engine: 'cpu', measure: 'throughput', ...stats1k });
+  list.push({ label: 'cpu (1 worker): echo 4 KB', engine: 'cpu', measure: 'throughput', ...echo4k });
+  list.push({ label: 'cpu (1 worker): round trip, checksum 256 B', engine: 'cpu', measure: 'round trip', ...checksum });
+  return list;
+}
+
+async function main() {
+  const probe = await probeWebGpu();
+  if (!probe.usable) {
+    console.error(`webgpu bench: ${probe.reason}`);
+    process.exit(1);
+  }
+  const rows = [];
+  for (const c of cases()) rows.push(await measure(c));
+  const width = Math.max(...rows.map((r) => r.case.length));
+  console.log(
+    `${'case'.padEnd(width)}  ${'msg/s'.padStart(9)}  ${'MB/s'.padStart(6)}  ${'p50 µs'.padStart(7)}  ${'p99 µs'.padStart(7)}  mean batch`,
+  );
+  for (const r of rows) {
+    const cells = [r.msgPerSec ?? '', r.mbPerSec ?? '', r.p50Us ?? '', r.p99Us ?? ''].map((v, i) => String(v).padStart([9, 6, 7, 7][i]));
+    console.log(`${r.case.padEnd(width)}  ${cells.join('  ')}  ${r.meanBatch ?? ''}${r.fault ? `  FAULT ${r.fault}` : ''}`);
+  }
+  const pkg = (await import(new URL('package.json', root), { with: { type: 'json' } })).default;
+  const date = new Date().toISOString();
+  const result = {
+    date,
+    machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model },
+    adapter: probe.adapter,
+    versions: { node: process.version, gpuqueue: pkg.version, webgpu: pkg.optionalDependencies?.webgpu },
+    method: {
+      secondsPerRun: SECONDS,
+      repeats: REPEATS,
+      roundTrips: ROUND_TRIPS,
+      quick,
+      measuredAt: 'the ring (no Queue): produce and harvest on the main thread',
+    },
+    rows,
+  };
+  const kind = probe.adapter.software ? 'lavapipe' : 'gpu';
+  const out = arg('--out', fileURLToPath(new URL(`bench/results/${date.slice(0, 10)}-webgpu-${kind}.json`, root)));
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.error(`wrote ${out}`);
+  process.exit(0);
+}
+
+await main();

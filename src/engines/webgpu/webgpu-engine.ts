@@ -1,0 +1,126 @@
+// The webgpu engine: WGSL handlers run through Dawn in batches (device-engine.ts does the work). A shader
+// cannot run persistently, so the consumer gathers READY slots into batches and keeps a few in flight.
+// By default it runs in a worker thread (webgpu-worker.ts): measured on an H100 through Vulkan it moves
+// 1.8× the messages of the owner-thread consumer with the same round trip and a third of its p99
+// (bench/results/*-webgpu-*.json), and the owner's event loop keeps only harvesting. `thread: 'owner'`
+// runs it on the calling thread instead.
+import { Worker } from 'node:worker_threads';
+import { EngineFailedError, EngineUnavailableError, ErrorCode, InvalidArgumentError } from '../../core/errors.js';
+import { Control } from '../../core/slot-layout.js';
+import type { Engine, EngineContext } from '../engine.js';
+import { DeviceEngine, type DeviceEngineOptions } from './device-engine.js';
+import type { WebGpuWorkerData, WebGpuWorkerMessage } from './webgpu-worker.js';
+
+export interface WebGpuEngineOptions extends DeviceEngineOptions {
+  /** Where the consumer runs: a worker thread of its own, or the thread that creates the engine. **Default:** `'worker'` */
+  thread?: 'worker' | 'owner';
+}
+
+const WORKER_URL = new URL('./webgpu-worker.js', import.meta.url);
+
+export class WebGpuEngine implements Engine {
+  readonly name = 'webgpu';
+  /** The consumer rings HARVEST_DOORBELL after each batch, from whichever thread it runs on. */
+  readonly wakesOwner = true;
+  private readonly ctx: EngineContext;
+  private readonly options: WebGpuEngineOptions;
+  private local: DeviceEngine | undefined;
+  private worker: Worker | undefined;
+  private detail = 'webgpu (not started)';
+  private counts = { batches: 0, messages: 0, largestBatch: 0 };
+  private stopped: Promise<void> | undefined;
+  private stopping = false;
+  private faulted = false;
+
+  constructor(ctx: EngineContext, options: WebGpuEngineOptions = {}) {
+    this.ctx = ctx;
+    this.options = options;
+  }
+
+  describe(): string {
+    return this.local ? `${this.local.describe()}; owner thread` : this.detail;
+  }
+
+  /** Batches and messages run so far (for benchmarks and tests; from a worker, as of its stop). */
+  batchCounts(): { batches: number; messages: number; largestBatch: number } {
+    return this.local ? this.local.batchCounts() : { ...this.counts };
+  }
+
+  /** The Dawn device when the consumer runs on this thread (`thread: 'owner'`), for tests and diagnostics. */
+  gpuDevice(): ReturnType<DeviceEngine['gpuDevice']> {
+    return this.local?.gpuDevice();
+  }
+
+  start(): Promise<void> {
+    const { thread = 'worker', ...deviceOptions } = this.options;
+    if (thread === 'owner') {
+      this.local = new DeviceEngine(this.ctx, deviceOptions);
+      return this.local.start();
+    }
+    return this.startWorker(deviceOptions);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.ctx.ring.setControl(Control.STOP, 1);
+    if (this.local) return this.local.stop();
+    const worker = this.worker;
+    if (!worker) return;
+    worker.postMessage('stop');
+    await this.stopped;
+    await worker.terminate();
+    this.worker = undefined;
+  }
+
+  private startWorker(options: DeviceEngineOptions): Promise<void> {
+    const { ring, handler, config } = this.ctx;
+    const data: WebGpuWorkerData = { sab: ring.sab, handler, config, options };
+    const worker = new Worker(WORKER_URL, { workerData: data, name: 'gpuqueue-webgpu' });
+    this.worker = worker;
+    let resolveStopped: () => void = () => {};
+    this.stopped = new Promise((resolve) => {
+      resolveStopped = resolve;
+    });
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      const fault = (error: Error) => {
+        if (this.stopping || this.faulted) return;
+        this.faulted = true;
+        this.ctx.onFault(error);
+      };
+      worker.on('message', (m: WebGpuWorkerMessage) => {
+        if (m.type === 'ready') {
+          started = true;
+          this.detail = `${m.describe}; worker thread`;
+          resolve();
+        } else if (m.type === 'start-failed') {
+          void worker.terminate();
+          reject(rebuildStartError(m));
+        } else if (m.type === 'fault') {
+          fault(new Error(m.message));
+        } else if (m.type === 'stopped') {
+          this.counts = m.counts;
+          resolveStopped();
+        }
+      });
+      worker.on('error', (error) => {
+        if (!started) reject(error);
+        else fault(new EngineFailedError(`the webgpu consumer thread failed: ${error.message}`, { cause: error }));
+      });
+      worker.once('exit', (code) => {
+        resolveStopped();
+        if (!started) reject(new EngineFailedError(`the webgpu consumer thread exited while starting (code ${code})`));
+        else if (!this.stopping) fault(new EngineFailedError(`the webgpu consumer thread exited unexpectedly (code ${code})`));
+      });
+    });
+  }
+}
+
+/** A start failure from the worker as the class it was there (errors cross threads as plain data). */
+function rebuildStartError(m: { name: string; code: string | undefined; message: string }): Error {
+  if (m.code === ErrorCode.ENGINE_UNAVAILABLE) return new EngineUnavailableError(m.message);
+  if (m.code === ErrorCode.INVALID_ARG) return new InvalidArgumentError(m.message);
+  const error = new Error(m.message);
+  error.name = m.name;
+  return error;
+}
