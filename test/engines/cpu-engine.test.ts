@@ -10,14 +10,15 @@ const payloadFor = (i: number): Uint8Array => Uint8Array.from({ length: 64 }, (_
 
 describe('cpu engine consumers that die', () => {
   it('replaces a dead consumer and re-runs the message it died on', async () => {
-    const params = { crashRate: 0.01, crashAttempts: 1, seed: 7 };
+    const params = { crashRate: 0.002, crashAttempts: 1, seed: 7 };
     await using q = await open({ backend: 'cpu', workers: 2, capacity: 256, handler: { name: 'crash', inner: 'checksum', ...params } });
     const payloads = Array.from({ length: 2000 }, (_, i) => payloadFor(i));
-    const ids = await q.enqueueBatch(payloads);
+    // Each crash costs a worker start (hundreds of ms on a busy 2-core machine): allow for it.
+    const ids = await q.enqueueBatch(payloads, { timeoutMs: 60_000 });
     const crashing = ids.filter((id) => crashes(id, 0, params));
     assert.ok(crashing.length > 0, 'the chosen rate must crash at least one message of this run');
     for (const [i, id] of ids.entries()) {
-      const c = await q.result(id);
+      const c = await q.result(id, { timeoutMs: 60_000 });
       assert.equal(c.status, 'ok', `message ${id}`);
       assert.equal(Buffer.from(c.data).readUInt32LE(0), fnv1a(payloads[i] as Uint8Array));
       assert.equal(c.attempts, crashing.includes(id) ? 2 : 1, `attempts of message ${id}`);
@@ -35,11 +36,11 @@ describe('cpu engine consumers that die', () => {
       handler: { name: 'crash', inner: 'echo', ...params },
     });
     const payloads = Array.from({ length: 200 }, (_, i) => payloadFor(i));
-    const ids = await q.enqueueBatch(payloads);
+    const ids = await q.enqueueBatch(payloads, { timeoutMs: 60_000 });
     const poison = ids.filter((id) => crashes(id, 0, params));
     assert.ok(poison.length > 0);
     for (const [i, id] of ids.entries()) {
-      const c = await q.result(id);
+      const c = await q.result(id, { timeoutMs: 60_000 });
       if (poison.includes(id)) {
         assert.equal(c.status, 'dead-letter');
         assert.equal(c.handlerStatus, HandlerStatus.CONSUMER_DIED);
