@@ -1,6 +1,7 @@
 // How to cut the ring for the webgpu engine, before the ring exists, and whether `auto` should pick it.
-// One consumer (the batch loop on the owner thread) takes every shard; shards only spread the producers'
-// claims, as many as the cpu engine would make, so partitioners behave the same on both.
+// One consumer (the batch loop) takes every shard; shards only spread the producers' claims over several
+// HEAD words. Each shard keeps at least MIN_SHARD_SLOTS slots: a key's messages all go to one shard, so
+// tiny shards would make a burst on one key FULL in a nearly empty queue.
 import type { QueueConfig } from '../../core/options.js';
 import type { HandlerSpec } from '../../handlers/handler.js';
 import { resolveHandler } from '../../handlers/registry.js';
@@ -13,10 +14,14 @@ export interface WebGpuRingPlan {
   consumers: 1;
 }
 
-const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+/** Slots per shard at least (the cuda engine's plan uses the same floor). */
+const MIN_SHARD_SLOTS = 64;
 
+const floorPowerOfTwo = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+
+/** As many shards as producer threads are likely (the cpu engine's worker count), each ≥ MIN_SHARD_SLOTS deep. */
 export function planWebGpuRing(config: QueueConfig): WebGpuRingPlan {
-  const shards = Math.min(nextPowerOfTwo(Math.min(config.workers, config.capacity)), config.capacity);
+  const shards = floorPowerOfTwo(Math.min(config.workers, config.capacity / MIN_SHARD_SLOTS));
   return { shards, consumers: 1 };
 }
 
