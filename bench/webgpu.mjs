@@ -7,7 +7,7 @@
 //   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE]
 // Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
 import { writeFileSync } from 'node:fs';
-import { cpus, hostname } from 'node:os';
+import { cpus, hostname, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -184,7 +184,7 @@ async function main() {
   const date = new Date().toISOString();
   const result = {
     date,
-    machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model },
+    machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model, loadAverage1m: loadavg()[0] },
     adapter: probe.adapter,
     versions: { node: process.version, gpuqueue: pkg.version, webgpu: pkg.optionalDependencies?.webgpu },
     method: {

@@ -18,6 +18,7 @@ import { faultFails, faultHash, faultThreshold } from '../../src/handlers/fault/
 import type { HandlerSpec } from '../../src/handlers/handler.js';
 import { resolveHandler } from '../../src/handlers/registry.js';
 import { vectorStats } from '../../src/handlers/vector-stats/vector-stats.js';
+import { open } from '../../src/index.js';
 
 const probe = await probeWebGpu();
 const skip = probe.usable ? false : `the webgpu engine cannot run here: ${probe.reason}`;
@@ -416,6 +417,30 @@ describe('faults', { skip }, () => {
       }
     });
   }
+
+  it("through the public API with fallback: 'cpu', a device lost mid-run loses nothing: every message completes, with its checksum", async () => {
+    const { seed } = crashSeed(100, 200);
+    const payloads = randomPayloads(seeded(8), 400, 64);
+    const q = await open({
+      backend: 'webgpu',
+      fallback: 'cpu',
+      workers: 1,
+      capacity: 1024,
+      slotBytes: 64,
+      handler: { name: 'crash', inner: 'checksum', crashRate: 0.01, crashAttempts: 1, seed },
+    });
+    try {
+      const ids = await q.enqueueBatch(payloads);
+      const results = await Promise.all(ids.map((id) => q.result(id, { timeoutMs: 30_000 })));
+      results.forEach((c, i) => {
+        assert.equal(c.status, 'ok', `message ${c.id}`);
+        assert.deepEqual(c.data, u32le(fnv1a(payloads[i] as Uint8Array)), `message ${c.id}`);
+      });
+      assert.match(q.stats().fellBackFrom ?? '', /^webgpu \(the crash handler killed the webgpu consumer/);
+    } finally {
+      await q.shutdown();
+    }
+  });
 
   it('a validation error on the device is a fault too, and stop() still resolves', async () => {
     const r = rig(resolveHandler('echo'), { slotBytes: 16, resultBytes: 16, engine: { thread: 'owner' } });
