@@ -1,0 +1,119 @@
+// One WebSocket per producer: it enqueues (a binary frame is one payload; a text frame is
+// `{ "payload": base64, "key"?, "ref"? }`) and receives, on the same connection, an `accepted` frame with
+// each id and a `completion` frame when that message is done. Backpressure: frames wait in a small inbox;
+// when it is full (the queue is full and enqueue waits for space) or the client reads its completions too
+// slowly, the server stops reading the socket, so TCP pushes back on the client — nothing grows unbounded.
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import { InvalidArgumentError, type MessageKey } from '../../index.js';
+import { toHttpError } from '../http-errors.js';
+import type { ServerMetrics } from '../metrics.js';
+import { type CompletionSink, completionJson, type ServedQueue } from '../served-queue.js';
+import { endSpan, startEnqueueSpan } from '../tracing.js';
+
+/** Frames read but not yet enqueued, at most. */
+export const INBOX_HIGH_WATER = 64;
+const INBOX_LOW_WATER = 16;
+/** Bytes queued for the client before ingest pauses. */
+const OUT_HIGH_WATER = 1 << 20;
+const OUT_LOW_WATER = 1 << 18;
+/** How long a frame waits for space in a full queue before the client gets TIMEOUT for it. */
+const ENQUEUE_WAIT_MS = 30_000;
+
+export type SocketSet = Set<WebSocket>;
+
+interface Frame {
+  payload: Uint8Array;
+  key: MessageKey | undefined;
+  ref: unknown;
+}
+
+function parseFrame(data: Buffer, isBinary: boolean, q: ServedQueue): Frame {
+  if (isBinary) return { payload: data, key: undefined, ref: undefined };
+  let msg: { payload?: unknown; key?: unknown; ref?: unknown };
+  try {
+    msg = JSON.parse(data.toString('utf8'));
+  } catch {
+    throw new InvalidArgumentError('a text frame must be JSON: { "payload": base64, "key"?: string | number, "ref"?: any }');
+  }
+  if (typeof msg?.payload !== 'string') throw new InvalidArgumentError('payload must be a base64 string');
+  const key = msg.key;
+  if (key !== undefined && typeof key !== 'string' && typeof key !== 'number')
+    throw new InvalidArgumentError('key must be a string or a number');
+  const payload = Buffer.from(msg.payload, 'base64');
+  if (payload.length > q.slotBytes)
+    throw new InvalidArgumentError(`the payload is ${payload.length} bytes; queue ${q.name} takes at most ${q.slotBytes}`);
+  return { payload, key: key as MessageKey | undefined, ref: msg.ref };
+}
+
+export function registerSocketRoute(app: FastifyInstance, q: ServedQueue, base: string, sockets: SocketSet, metrics: ServerMetrics): void {
+  app.get(`${base}/socket`, { websocket: true }, (ws: WebSocket) => {
+    sockets.add(ws);
+    const inbox: Buffer[] = [];
+    const binary: boolean[] = [];
+    let working = false;
+    let paused = false;
+
+    const sink: CompletionSink = (c) => {
+      if (ws.readyState !== ws.OPEN) return false;
+      ws.send(JSON.stringify({ type: 'completion', ...completionJson(c) }));
+      return true;
+    };
+    const pauseIfNeeded = () => {
+      if (!paused && (inbox.length >= INBOX_HIGH_WATER || ws.bufferedAmount > OUT_HIGH_WATER)) {
+        paused = true;
+        ws.pause();
+        waitForRoom();
+      }
+    };
+    const waitForRoom = () => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (inbox.length <= INBOX_LOW_WATER && ws.bufferedAmount <= OUT_LOW_WATER) {
+        paused = false;
+        ws.resume();
+      } else setTimeout(waitForRoom, 5).unref();
+    };
+    const sendError = (error: unknown, ref: unknown) => {
+      const { body } = toHttpError(error);
+      metrics.httpRejected.inc({ queue: q.name, code: body.code });
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'error', ...body, ...(ref === undefined ? {} : { ref }) }));
+    };
+    const work = async () => {
+      working = true;
+      while (inbox.length > 0 && ws.readyState === ws.OPEN) {
+        const data = inbox.shift() as Buffer;
+        const isBinary = binary.shift() as boolean;
+        let frame: Frame | undefined;
+        try {
+          frame = parseFrame(data, isBinary, q);
+          const span = startEnqueueSpan(q.name, 1, 'websocket');
+          try {
+            const id = await q.enqueue(frame.payload, frame.key, ENQUEUE_WAIT_MS, span, sink);
+            endSpan(span, undefined, { 'messaging.message.id': String(id) });
+            // The accepted frame is sent before the completion can be (the pump runs on a later turn).
+            if (ws.readyState === ws.OPEN)
+              ws.send(JSON.stringify({ type: 'accepted', id, ...(frame.ref === undefined ? {} : { ref: frame.ref }) }));
+          } catch (error) {
+            endSpan(span, error);
+            throw error;
+          }
+        } catch (error) {
+          sendError(error, frame?.ref);
+        }
+        pauseIfNeeded();
+      }
+      working = false;
+    };
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      inbox.push(data);
+      binary.push(isBinary);
+      pauseIfNeeded();
+      if (!working) void work();
+    });
+    ws.on('close', () => {
+      sockets.delete(ws);
+      inbox.length = 0;
+    });
+    ws.on('error', () => {});
+  });
+}
