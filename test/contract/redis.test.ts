@@ -9,7 +9,9 @@ import { deleteQueueKeys, redisUnreachableReason, SHARED_REDIS_URL, uniqueQueueN
 import { runContractSuite } from './contract-suite.js';
 
 const name = uniqueQueueName('contract');
-const redis = { url: SHARED_REDIS_URL, name, leaseMs: 2000 };
+// One partition: some cases put `capacity` messages of one key into the queue, which needs one shard
+// as large as the queue. Several partitions are exercised by test/engines/redis-faults.test.ts.
+const redis = { url: SHARED_REDIS_URL, name, leaseMs: 2000, partitions: 1 };
 const skipReason = (BACKENDS as readonly string[]).includes('redis')
   ? await redisUnreachableReason()
   : "the 'redis' backend is not registered in src/core/options.ts (BACKENDS) yet";

@@ -128,9 +128,11 @@ export class LocalRunner {
   }
 
   async stop(): Promise<void> {
+    // Refuse new batches first: one written now would never be run.
+    this.fault ??= new Error('the local engine stopped');
     this.ring.setControl(Control.CLOSED, 1);
     await this.engine.stop();
-    this.onFault(new Error('the local engine stopped'));
+    this.onFault(this.fault);
   }
 
   /** Harvests while anyone waits: once per event-loop turn while slots complete, else asleep on the doorbell. */

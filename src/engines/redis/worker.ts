@@ -71,7 +71,8 @@ export class RedisWorker {
   private readonly options: RedisWorkerOptions;
   private readonly client: RedisClient;
   private readonly owned = new Map<number, Owned>();
-  private readonly runners = new Map<string, { runner: Promise<LocalRunner>; usedAt: number }>();
+  /** Local engines by config digest; `users` counts batches between runnerFor() and the end of their run. */
+  private readonly runners = new Map<string, { runner: Promise<LocalRunner>; usedAt: number; users: number }>();
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseRound: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -246,8 +247,13 @@ export class RedisWorker {
     }
     const messages = unpackBatch(packed);
     if (messages.length === 0) return;
-    const runner = await this.runnerFor(digest);
-    const results = await runner.run(messages);
+    const kept = await this.runnerFor(digest);
+    let results: Awaited<ReturnType<LocalRunner['run']>>;
+    try {
+      results = await (await kept.runner).run(messages);
+    } finally {
+      kept.users--;
+    }
     const first = (messages[0] as WireMessage).id;
     const published = await runScript(
       this.client,
@@ -295,11 +301,13 @@ export class RedisWorker {
 
   // ---- local engines ----
 
-  private async runnerFor(digest: string): Promise<LocalRunner> {
-    const kept = this.runners.get(digest);
-    if (kept) {
-      kept.usedAt = performance.now();
-      return kept.runner;
+  /** The local engine for a digest, counted as in use until the caller decrements `users`. */
+  private async runnerFor(digest: string): Promise<{ runner: Promise<LocalRunner>; usedAt: number; users: number }> {
+    const found = this.runners.get(digest);
+    if (found) {
+      found.usedAt = performance.now();
+      found.users++;
+      return found;
     }
     const runner = (async () => {
       const text = await this.client.get(configKey(this.config.name, digest));
@@ -315,10 +323,11 @@ export class RedisWorker {
         threads: this.options.threads,
       });
     })();
-    this.runners.set(digest, { runner, usedAt: performance.now() });
+    const kept = { runner, usedAt: performance.now(), users: 1 };
+    this.runners.set(digest, kept);
     runner.catch(() => this.runners.delete(digest));
     await this.evictIdleRunners();
-    return runner;
+    return kept;
   }
 
   private async evictIdleRunners(): Promise<void> {
@@ -326,7 +335,7 @@ export class RedisWorker {
       let oldest: [string, number] | undefined;
       for (const [digest, kept] of this.runners) {
         const r = await kept.runner.catch(() => undefined);
-        if (r && !r.busy && (!oldest || kept.usedAt < oldest[1])) oldest = [digest, kept.usedAt];
+        if (r && kept.users === 0 && !r.busy && (!oldest || kept.usedAt < oldest[1])) oldest = [digest, kept.usedAt];
       }
       if (!oldest) return;
       const victim = this.runners.get(oldest[0]);

@@ -16,20 +16,21 @@
 -- ARGV[7]  producer id
 -- ARGV[8]  the packed batch (the messages themselves, for inspection or re-enqueueing)
 --
--- Output: 1 dead-lettered and published; 0 a duplicate (nothing done); 2 dead-lettered, producer gone.
+-- Output: 1 dead-lettered and published; 0 a duplicate (nothing done); 2 acknowledged only: the producer
+--   is gone (nobody waits for these messages any more).
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 if acked == 0 then
   return 0
+end
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return 2
 end
 if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[3]) then
   return 0
 end
 if tonumber(ARGV[6]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'p', ARGV[7], 'e', ARGV[2], 'r', ARGV[5], 'm', ARGV[8])
-end
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  return 2
 end
 redis.call('XADD', KEYS[3], '*', 'm', ARGV[4], 'r', ARGV[5])
 return 1

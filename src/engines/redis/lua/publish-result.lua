@@ -22,11 +22,13 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 if acked == 0 then
   return 0
 end
-if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) then
-  return 0
-end
+-- No inbox: its producer is gone (or Redis lost it; the producer recreates it and ships the batch
+-- again). Set no done mark then, or that second delivery would be taken for a duplicate.
 if redis.call('EXISTS', KEYS[2]) == 0 then
   return 2
+end
+if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[3]) then
+  return 0
 end
 redis.call('XADD', KEYS[2], '*', 'm', ARGV[4])
 return 1
