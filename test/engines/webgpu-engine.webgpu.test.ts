@@ -254,12 +254,12 @@ describe('the webgpu engine runs every built-in handler bit-identically to its J
     assert.deepEqual(r.engine.batchCounts(), { batches: 3, messages: 3, largestBatch: 1 });
   });
 
-  it('batches grow under load: 3000 messages queued at once go in far fewer batches, none over maxBatch', async () => {
+  it('batches grow under load (consumer in a worker thread): 3000 messages queued at once go in far fewer batches, none over maxBatch', async () => {
     const r = rig(resolveHandler('checksum'), {
       slotBytes: 32,
       resultBytes: 4,
       capacity: 4096,
-      engine: { maxBatch: 1024, initialBatch: 16 },
+      engine: { thread: 'worker', maxBatch: 1024, initialBatch: 16 },
     });
     await withRig(r, async () => {
       r.produce(randomPayloads(seeded(5), 3000, 32));

@@ -16,7 +16,7 @@ const UNAVAILABLE = 'the webgpu engine cannot run here: ';
 const VULKAN_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
 
 export interface WebGpuAdapterDescription {
-  /** e.g. `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)` or `nvidia nvidia-h100-80gb-hbm3`. */
+  /** The device and the driver's description, e.g. `llvmpipe-… (llvmpipe: Mesa 25.0.7 …)`. */
   name: string;
   vendor: string;
   architecture: string;
@@ -92,7 +92,8 @@ async function runProbe(): Promise<WebGpuProbe> {
     return {
       usable: true,
       adapter: {
-        name: info.description || `${info.vendor} ${info.device}`.trim() || 'unnamed adapter',
+        // Drivers fill these differently: NVIDIA puts the driver version in `description`, Mesa the renderer.
+        name: [info.device || info.vendor, info.description && `(${info.description})`].filter(Boolean).join(' ') || 'unnamed adapter',
         vendor: info.vendor,
         architecture: info.architecture,
         software: info.isFallbackAdapter === true || info.architecture === 'software',

@@ -1,19 +1,25 @@
 // The webgpu engine: WGSL handlers run through Dawn in batches (device-engine.ts does the work). A shader
 // cannot run persistently, so the consumer gathers READY slots into batches and keeps a few in flight.
-// By default it runs in a worker thread (webgpu-worker.ts): measured on an H100 through Vulkan it moves
-// 1.8× the messages of the owner-thread consumer with the same round trip and a third of its p99
-// (bench/results/*-webgpu-*.json), and the owner's event loop keeps only harvesting. `thread: 'owner'`
-// runs it on the calling thread instead.
+// Where the consumer runs is measured, not guessed (bench/results/2026-11-24-webgpu-*.json): on a GPU
+// machine (H100 through Vulkan, 16 cores) a worker thread of its own (webgpu-worker.ts) moves 1.6-2.2×
+// the messages of the owner thread, with a lower round trip, and leaves the owner's event loop only
+// harvesting; with a software adapter on 2 cores (lavapipe, which runs shaders on the same cores) the
+// owner thread does 3× better. So `thread: 'auto'` takes a worker for a hardware adapter on 4 cores or more.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EngineFailedError, EngineUnavailableError, ErrorCode, InvalidArgumentError } from '../../core/errors.js';
 import { Control } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
+import { probeWebGpu } from './dawn.js';
 import { DeviceEngine, type DeviceEngineOptions } from './device-engine.js';
 import type { WebGpuWorkerData, WebGpuWorkerMessage } from './webgpu-worker.js';
 
 export interface WebGpuEngineOptions extends DeviceEngineOptions {
-  /** Where the consumer runs: a worker thread of its own, or the thread that creates the engine. **Default:** `'worker'` */
-  thread?: 'worker' | 'owner';
+  /**
+   * Where the consumer runs: a worker thread of its own, the thread that creates the engine, or `auto`: a
+   * worker for a hardware adapter on a machine with 4 cores or more, else the owner thread. **Default:** `'auto'`
+   */
+  thread?: 'worker' | 'owner' | 'auto';
 }
 
 const WORKER_URL = new URL('./webgpu-worker.js', import.meta.url);
@@ -51,9 +57,9 @@ export class WebGpuEngine implements Engine {
     return this.local?.gpuDevice();
   }
 
-  start(): Promise<void> {
-    const { thread = 'worker', ...deviceOptions } = this.options;
-    if (thread === 'owner') {
+  async start(): Promise<void> {
+    const { thread = 'auto', ...deviceOptions } = this.options;
+    if (thread === 'owner' || (thread === 'auto' && !(await workerPays()))) {
       this.local = new DeviceEngine(this.ctx, deviceOptions);
       return this.local.start();
     }
@@ -114,6 +120,12 @@ export class WebGpuEngine implements Engine {
       });
     });
   }
+}
+
+/** Whether a consumer thread of its own pays off here (see the top of this file). */
+async function workerPays(): Promise<boolean> {
+  const probe = await probeWebGpu();
+  return probe.usable && !probe.adapter.software && availableParallelism() >= 4;
 }
 
 /** A start failure from the worker as the class it was there (errors cross threads as plain data). */
