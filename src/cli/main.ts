@@ -5,12 +5,14 @@ import { GpuQueueError } from '../index.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { packageVersion } from './package-root.js';
+import { workerCommand } from './worker.js';
 
 const program = new Command('gpuqueue')
   .description('gpuqueue: a GPU-resident message queue for Node.js')
   .version(packageVersion())
   .addCommand(demoCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(workerCommand());
 
 try {
   await program.parseAsync();

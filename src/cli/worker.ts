@@ -2,8 +2,7 @@
 // batches on a local engine (cpu or cuda) and publishes the results; SIGINT/SIGTERM finish the batches
 // in hand and give the partitions back. One status line every few seconds shows it is alive.
 import { Command, Option } from 'commander';
-import { DEFAULT_REDIS_OPTIONS, type RedisOptions } from '../engines/redis/options.js';
-import { RedisWorker, type RedisWorkerOptions } from '../engines/redis/worker.js';
+import { DEFAULT_REDIS_OPTIONS, type RedisOptions, RedisWorker, type RedisWorkerOptions } from '../index.js';
 
 export interface WorkerCommandOptions {
   redis: string;
