@@ -29,6 +29,10 @@ export {
 } from './core/partitioners.js';
 export type { EnqueueBatchOptions, EnqueueOptions, MessageKey } from './core/producer.js';
 export type { LatencySummary, QueueStats } from './core/stats.js';
+export type { RedisOptions } from './engines/redis/options.js';
+export { DEFAULT_REDIS_OPTIONS } from './engines/redis/options.js';
+export type { RedisWorkerOptions, RedisWorkerStats } from './engines/redis/worker.js';
+export { RedisWorker } from './engines/redis/worker.js';
 export { fnv1a } from './handlers/checksum/checksum.js';
 export { faultFails } from './handlers/fault/fault.js';
 export type { JsHandler, MessageView, ResultView } from './handlers/handler.js';
