@@ -19,10 +19,12 @@ import {
  * - `write-buffer`: an ordinary ArrayBuffer, then `queue.writeBuffer` (Dawn copies it again, into its own staging);
  * - `mapped`: a MAP_WRITE staging buffer kept mapped between batches, then `copyBufferToBuffer` on the GPU;
  * - `mapped-at-creation`: a fresh staging buffer per batch, created mapped, then `copyBufferToBuffer`.
- * bench/webgpu-upload.mjs measures the three; the engine uses the fastest (DEFAULT_UPLOAD_PATH).
+ * bench/webgpu.mjs measures the three (bench/results/2026-11-24-webgpu-*.json). On a GPU (H100, Vulkan)
+ * `mapped` is fastest: 2.0 M msg/s of 256 B, and 4× the others at 4 KB (0.47 M msg/s); with a software
+ * adapter, whose "GPU memory" is host memory, `write-buffer` is (1.2-1.5× at 4 KB). Hence the default.
  */
 export type UploadPath = 'write-buffer' | 'mapped' | 'mapped-at-creation';
-export const DEFAULT_UPLOAD_PATH: UploadPath = 'mapped';
+export const defaultUploadPath = (softwareAdapter: boolean): UploadPath => (softwareAdapter ? 'write-buffer' : 'mapped');
 
 /** Bytes before the result area in an outcome record (batch_consumer.wgsl OUTCOME_HEADER_WORDS × 4). */
 export const OUTCOME_HEADER_BYTES = 16;

@@ -7,7 +7,7 @@ import { EngineUnavailableError, InvalidArgumentError } from '../../core/errors.
 import { Control } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { BatchConsumer } from './batch-consumer.js';
-import { type BatchShape, BatchStage, DEFAULT_UPLOAD_PATH, outcomeRecordBytes, PARAMS_BYTES, type UploadPath } from './batch-stage.js';
+import { type BatchShape, BatchStage, defaultUploadPath, outcomeRecordBytes, PARAMS_BYTES, type UploadPath } from './batch-stage.js';
 import { requestAdapter, type WebGpuAdapterDescription } from './dawn.js';
 import { type GpuComputePipeline, type GpuDevice, ShaderStage } from './gpu-api.js';
 import { buildKernelSource, describeCompilationMessages, ENTRY_POINT, type KernelSource, USER_WGSL_HANDLER } from './kernel-source.js';
@@ -19,11 +19,11 @@ export interface DeviceEngineOptions {
   maxBatch?: number;
   /** Messages a stage holds before it first grows. **Default:** `64` */
   initialBatch?: number;
-  /** How slot records reach the GPU (batch-stage.ts). **Default:** `'mapped'` */
+  /** How slot records reach the GPU (batch-stage.ts). **Default:** `'mapped'` on a GPU, `'write-buffer'` on a software adapter */
   upload?: UploadPath;
 }
 
-const DEFAULTS: Required<DeviceEngineOptions> = { stages: 3, maxBatch: 4096, initialBatch: 64, upload: DEFAULT_UPLOAD_PATH };
+const DEFAULTS = { stages: 3, maxBatch: 4096, initialBatch: 64 };
 /** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
 const MAX_DISPATCH_MESSAGES = 64 * 65535;
 
@@ -32,7 +32,7 @@ export class DeviceEngine implements Engine {
   /** The consumer rings HARVEST_DOORBELL after each batch, as the cpu consumers do. */
   readonly wakesOwner = true;
   private readonly ctx: EngineContext;
-  private readonly options: Required<DeviceEngineOptions>;
+  private readonly options: typeof DEFAULTS & { upload?: UploadPath };
   private adapter: WebGpuAdapterDescription | undefined;
   private device: GpuDevice | undefined;
   private stages: BatchStage[] = [];
@@ -117,8 +117,9 @@ export class DeviceEngine implements Engine {
       });
       const computePipeline = await createPipeline(device, layoutGroup, pipeline);
       const initial = Math.min(this.options.initialBatch, this.maxBatch);
+      const upload = this.options.upload ?? defaultUploadPath(description.software);
       for (let i = 0; i < this.stageCount; i++) {
-        const stage = new BatchStage(device, layoutGroup, shape, this.options.upload, `gpuqueue batch ${i}`);
+        const stage = new BatchStage(device, layoutGroup, shape, upload, `gpuqueue batch ${i}`);
         stage.resize(initial);
         this.stages.push(stage);
       }

@@ -1,10 +1,11 @@
 // The webgpu engine: WGSL handlers run through Dawn in batches (device-engine.ts does the work). A shader
 // cannot run persistently, so the consumer gathers READY slots into batches and keeps a few in flight.
 // Where the consumer runs is measured, not guessed (bench/results/2026-11-24-webgpu-*.json): on a GPU
-// machine (H100 through Vulkan, 16 cores) a worker thread of its own (webgpu-worker.ts) moves 1.6-2.2×
-// the messages of the owner thread, with a lower round trip, and leaves the owner's event loop only
-// harvesting; with a software adapter on 2 cores (lavapipe, which runs shaders on the same cores) the
-// owner thread does 3× better. So `thread: 'auto'` takes a worker for a hardware adapter on 4 cores or more.
+// machine (H100 through Vulkan, 16 cores) a worker thread of its own (webgpu-worker.ts) moves 1.4-2.2×
+// the messages of the owner thread, with the same lone-message round trip within run-to-run noise, and
+// leaves the owner's event loop only harvesting; with a software adapter on 2 cores (lavapipe runs the
+// shaders on those same cores) the owner thread does as well or up to 2× better. So `thread: 'auto'` takes a worker for
+// a hardware adapter on 4 cores or more.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EngineFailedError, EngineUnavailableError, ErrorCode, InvalidArgumentError } from '../../core/errors.js';
