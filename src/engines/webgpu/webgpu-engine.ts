@@ -4,8 +4,8 @@
 // machine (H100 through Vulkan, 16 cores) a worker thread of its own (webgpu-worker.ts) moves 1.4-2.2×
 // the messages of the owner thread, with the same lone-message round trip within run-to-run noise, and
 // leaves the owner's event loop only harvesting; with a software adapter on 2 cores (lavapipe runs the
-// shaders on those same cores) the owner thread does as well or up to 2× better. So `thread: 'auto'` takes a worker for
-// a hardware adapter on 4 cores or more.
+// shaders on those same cores) the owner thread does as well or up to 2× better. So `thread: 'auto'`
+// takes a worker for a hardware adapter on 4 cores or more.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EngineFailedError, EngineUnavailableError, ErrorCode, InvalidArgumentError } from '../../core/errors.js';
