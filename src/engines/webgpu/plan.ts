@@ -7,7 +7,7 @@ import type { HandlerSpec } from '../../handlers/handler.js';
 import { resolveHandler } from '../../handlers/registry.js';
 import type { WebGpuProbe } from './dawn.js';
 import { probeWebGpu } from './dawn.js';
-import { unsupportedHandlerReason } from './kernel-source.js';
+import { USER_WGSL_HANDLER, unsupportedHandlerReason } from './kernel-source.js';
 
 export interface WebGpuRingPlan {
   shards: number;
@@ -34,17 +34,26 @@ export async function probeWebGpuForAuto(): Promise<WebGpuProbe> {
 }
 
 /**
- * Whether `auto` should take webgpu: a probe ran and found a hardware adapter (a software one, such as
- * lavapipe, runs WGSL on the very CPU the cpu engine would use, only slower), and the handler has a WGSL
- * twin. False until `probeWebGpuForAuto` has resolved once.
+ * Whether `auto` should take webgpu: a probe ran and found an adapter, and the handler has a WGSL twin.
+ * A software adapter (lavapipe) runs WGSL on the very CPU the cpu engine would use, only slower, so it
+ * counts only for a handler that exists in WGSL alone (a user's `wgsl` source). False until
+ * `probeWebGpuForAuto` has resolved once.
  */
 export function webGpuReady(handler: QueueConfig['handler']): boolean {
-  if (!settled?.usable || settled.adapter.software) return false;
+  if (!settled?.usable) return false;
   let spec: HandlerSpec;
   try {
     spec = resolveHandler(handler);
   } catch {
     return false;
   }
-  return unsupportedHandlerReason(spec) === undefined;
+  if (unsupportedHandlerReason(spec) !== undefined) return false;
+  return !settled.adapter.software || wgslOnly(spec);
+}
+
+/** A user's WGSL handler, possibly inside wrappers: it has no JS implementation. */
+function wgslOnly(spec: HandlerSpec): boolean {
+  let at: HandlerSpec | undefined = spec;
+  while (at && at.name !== USER_WGSL_HANDLER) at = at.params.inner as HandlerSpec | undefined;
+  return at !== undefined;
 }
