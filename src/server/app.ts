@@ -2,6 +2,7 @@
 // that SIGTERM starts: stop taking messages, let the queues finish what they hold, hand the last results
 // and events to the clients still connected, then close.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { type Logger, pino } from 'pino';
@@ -32,6 +33,8 @@ export class GpuQueueServer {
   readonly log: Logger;
   private readonly streams: StreamSet = new Set();
   private readonly sockets: SocketSet = new Set();
+  /** Every socket handed to 'upgrade', accepted or not: a refused upgrade would otherwise hold close() open. */
+  private readonly upgraded = new Set<Duplex>();
   private drainPromise: Promise<DrainReport> | undefined;
 
   private constructor(config: ServeConfig, queues: Map<string, ServedQueue>, metrics: ServerMetrics, log: Logger) {
@@ -41,7 +44,6 @@ export class GpuQueueServer {
     this.log = log;
     this.app = Fastify({
       loggerInstance: log,
-      disableRequestLogging: log.level !== 'debug' && log.level !== 'trace',
       forceCloseConnections: 'idle',
       return503OnClosing: true,
     }) as unknown as FastifyInstance;
@@ -103,6 +105,10 @@ export class GpuQueueServer {
           : `no route ${request.method} ${request.url.split('?')[0]}`;
       return reply.code(404).send({ code: ErrorCode.NOT_FOUND, message });
     });
+    app.server.on('upgrade', (_request, socket: Duplex) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+    });
     await app.register(websocket, { options: { maxPayload: this.largestSlot() + 1024 } });
     registerOpsRoutes(app, this.queues, this.metrics);
     for (const [name, q] of this.queues) {
@@ -143,7 +149,10 @@ export class GpuQueueServer {
     );
     for (const end of [...this.streams]) end();
     for (const ws of this.sockets) ws.close(1001, 'server shutting down');
-    await this.app.close();
+    const closed = this.app.close();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 500).unref())]);
+    for (const socket of this.upgraded) socket.destroy();
+    await closed;
     const report = { durationMs: Date.now() - started, queues };
     for (const [name, r] of Object.entries(queues)) {
       if (r.unread.length > 0 || r.undelivered.length > 0) {
