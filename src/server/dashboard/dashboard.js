@@ -18,7 +18,7 @@ function chart(id, title, lines) {
     width: Math.max(300, el.clientWidth - 16),
     height: 220,
     series: [{}, ...lines.map(([label, stroke]) => ({ label, stroke, width: 2 }))],
-    axes: [{}, { size: 60 }],
+    axes: [{}, { size: 72 }],
   };
   return new uPlot(opts, [[], ...lines.map(() => [])], el);
 }
