@@ -2,7 +2,7 @@
 // as it goes, then the one table, and writes the JSON. Exits 1 when any result failed its check.
 //   node dist/main.js [--engine cpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop]
 import { fork } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -96,6 +96,9 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const estimateS = Math.ceil((plan.repeats * cases.reduce((s, c) => s + c.warmupMs + c.durationMs + 600, 0)) / 1000);
   const loadBefore = loadavg();
+  if ((loadBefore[0] as number) > availableParallelism() / 2) {
+    console.error(`gpuqueue bench: the machine is busy (load average ${loadBefore[0]?.toFixed(1)} on ${availableParallelism()} cores): expect noisy numbers`);
+  }
   console.error(
     `gpuqueue bench: ${cases.length} cases × ${plan.repeats} run(s), each run in its own process, about ${Math.ceil(estimateS / 60)} min`,
   );
