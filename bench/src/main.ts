@@ -97,7 +97,9 @@ async function main(): Promise<number> {
   const estimateS = Math.ceil((plan.repeats * cases.reduce((s, c) => s + c.warmupMs + c.durationMs + 600, 0)) / 1000);
   const loadBefore = loadavg();
   if ((loadBefore[0] as number) > availableParallelism() / 2) {
-    console.error(`gpuqueue bench: the machine is busy (load average ${loadBefore[0]?.toFixed(1)} on ${availableParallelism()} cores): expect noisy numbers`);
+    console.error(
+      `gpuqueue bench: the machine is busy (load average ${loadBefore[0]?.toFixed(1)} on ${availableParallelism()} cores): expect noisy numbers`,
+    );
   }
   console.error(
     `gpuqueue bench: ${cases.length} cases × ${plan.repeats} run(s), each run in its own process, about ${Math.ceil(estimateS / 60)} min`,
