@@ -1,6 +1,7 @@
 // Picks the engine for a config and says how the ring must be cut for it (shards, consumers) before the
 // ring exists. `auto` takes cuda when a GPU and the built kernels are there, then a hardware WebGPU
 // adapter (with a WGSL twin of the handler), else cpu.
+import { InvalidArgumentError } from '../core/errors.js';
 import type { QueueConfig } from '../core/options.js';
 import { CpuEngine } from './cpu/cpu-engine.js';
 import { CudaEngine } from './cuda/cuda-engine.js';
@@ -18,10 +19,24 @@ export interface EnginePlan {
   create(ctx: EngineContext): Engine;
 }
 
+/** The fewest slots a cpu shard gets (one key's messages all queue in one shard). */
+const MIN_CPU_SHARD_SLOTS = 16;
+
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /** The engine for a config: an explicit backend, or for `auto` cuda, then a hardware WebGPU adapter, then cpu. */
 export async function planEngine(config: QueueConfig): Promise<EnginePlan> {
+  const plan = await choosePlan(config);
+  const handlerName = typeof config.handler === 'string' ? config.handler : config.handler.name;
+  if (handlerName === 'wgsl' && plan.name !== 'webgpu') {
+    throw new InvalidArgumentError(
+      `handler wgsl (WGSL source) runs on the webgpu engine only; this queue's engine is ${plan.name}: use backend 'webgpu'`,
+    );
+  }
+  return plan;
+}
+
+async function choosePlan(config: QueueConfig): Promise<EnginePlan> {
   if (config.backend === 'redis') {
     // One shard per partition stream, all consumed by one bridge on the owner thread.
     const redis = resolveRedisOptions(config.redis);
@@ -37,8 +52,10 @@ export async function planEngine(config: QueueConfig): Promise<EnginePlan> {
     const { shards, consumers } = planWebGpuRing(config);
     return { name: 'webgpu', shards, consumers, create: (ctx) => new WebGpuEngine(ctx) };
   }
-  const workers = Math.min(config.workers, config.capacity);
-  const shards = Math.min(nextPowerOfTwo(workers), config.capacity);
+  // One shard per worker, but never shards so small that one key's backlog cannot queue: a tiny queue
+  // gets fewer shards (and so fewer workers) rather than one-slot shards that are always FULL.
+  const shards = Math.max(1, Math.min(nextPowerOfTwo(config.workers), config.capacity / MIN_CPU_SHARD_SLOTS));
+  const workers = Math.min(config.workers, shards);
   return { name: 'cpu', shards, consumers: workers, create: (ctx) => new CpuEngine(ctx) };
 }
 

@@ -9,6 +9,7 @@ import { fault } from './fault/fault.js';
 import type { HandlerDefinition, HandlerParams, HandlerSpec, JsHandler } from './handler.js';
 import { slow } from './slow/slow.js';
 import { vectorStatsHandler } from './vector-stats/vector-stats.js';
+import { wgsl } from './wgsl/wgsl.js';
 
 const builtins = new Map<string, HandlerDefinition>(
   [
@@ -18,6 +19,7 @@ const builtins = new Map<string, HandlerDefinition>(
     fault as unknown as HandlerDefinition,
     slow as unknown as HandlerDefinition,
     crash as unknown as HandlerDefinition,
+    wgsl as unknown as HandlerDefinition,
   ].map((d) => [d.name, d]),
 );
 

@@ -24,7 +24,7 @@ export class CpuEngine implements Engine {
   /** `threads` defaults to the ring's consumer count; a fallback engine may use fewer. */
   constructor(ctx: EngineContext, threads = ctx.ring.layout.consumers) {
     this.ctx = ctx;
-    this.threads = threads;
+    this.threads = Math.max(1, Math.min(threads, ctx.ring.layout.shards));
   }
 
   describe(): string {
