@@ -1,26 +1,69 @@
 #!/usr/bin/env node
 // Quick look, through the public API, at single-message round trip and batch throughput per engine
 // (a probe for the GPU machine; the benchmark proper is `gpuqueue bench`). Prints one JSON line per run.
-//   node scripts/gpu-rtt.mjs [cuda cpu ...]
-import { open } from '../dist/src/index.js';
+//   node scripts/gpu-rtt.mjs [cuda cpu ...] [--rtt-only] [--n 20000] [--capacities 4096,64] [--label text]
+// Environment: GPUQUEUE_DIST=<folder> runs another build (e.g. the previous commit's dist) through the
+// same script; GPUQUEUE_CUDA_WAKE=watch|poll|legacy and GPUQUEUE_CUDA_IDLE_NS pick the kernel's wake mode
+// and idle nap cap; GPUQUEUE_CUDA_PUBLISH_WORD=17 makes this process's producers bump that control word
+// after every publish (what SlotRing.publish would do with a Control.PUBLISHED), so `watch` can be
+// measured before the core has it.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-const engines = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['cuda', 'cpu'];
-const pct = (a, q) => a[Math.min(a.length - 1, Math.floor(q * a.length))];
+const argv = process.argv.slice(2);
+const flag = (name) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const value = argv[i + 1];
+  argv.splice(i, 2);
+  return value;
+};
+const rttOnly = argv.includes('--rtt-only');
+const n = Number(flag('--n') ?? 20000);
+const capacities = (flag('--capacities') ?? '4096,64').split(',').map(Number);
+const label = flag('--label');
+const engines = argv.filter((a) => !a.startsWith('--'));
+if (engines.length === 0) engines.push('cuda', 'cpu');
 
-async function rtt(backend, extra = {}) {
-  const q = await open({ backend, handler: 'checksum', capacity: 4096, slotBytes: 256, ...extra });
+const dist = pathToFileURL(`${resolve(process.env.GPUQUEUE_DIST ?? new URL('../dist', import.meta.url).pathname)}/`);
+const { open } = await import(new URL('src/index.js', dist).href);
+const publishWord = Number(process.env.GPUQUEUE_CUDA_PUBLISH_WORD ?? 0);
+if (publishWord > 0) {
+  const { SlotRing } = await import(new URL('src/core/slot-ring.js', dist).href);
+  const publish = SlotRing.prototype.publish;
+  SlotRing.prototype.publish = function (shard, position, count) {
+    publish.call(this, shard, position, count);
+    Atomics.add(this.i32, publishWord, 1);
+  };
+}
+const pct = (a, q) => +a[Math.min(a.length - 1, Math.floor(q * a.length))].toFixed(2);
+const tag = { ...(label ? { label } : {}), wake: process.env.GPUQUEUE_CUDA_WAKE ?? 'default', publishWord };
+
+async function rtt(backend, capacity) {
+  const q = await open({ backend, handler: 'checksum', capacity, slotBytes: 256 });
   const payload = new Uint8Array(256).fill(7);
   const lat = [];
-  for (let i = 0; i < 20000; i++) {
+  const warm = Math.min(2000, n / 10);
+  for (let i = 0; i < n + warm; i++) {
     const s = process.hrtime.bigint();
     const id = await q.enqueue(payload);
     await q.result(id);
-    if (i >= 2000) lat.push(Number(process.hrtime.bigint() - s) / 1000);
+    if (i >= warm) lat.push(Number(process.hrtime.bigint() - s) / 1000);
   }
   lat.sort((a, b) => a - b);
   const detail = q.stats().engineDetail;
   await q.shutdown();
-  return { backend, ...extra, test: 'rtt', p50Us: pct(lat, 0.5), p99Us: pct(lat, 0.99), p999Us: pct(lat, 0.999), detail };
+  return {
+    backend,
+    ...tag,
+    test: 'rtt',
+    capacity,
+    p50Us: pct(lat, 0.5),
+    p90Us: pct(lat, 0.9),
+    p99Us: pct(lat, 0.99),
+    p999Us: pct(lat, 0.999),
+    detail,
+  };
 }
 
 async function throughput(backend, payloadBytes, batch) {
@@ -43,6 +86,7 @@ async function throughput(backend, payloadBytes, batch) {
   await q.shutdown();
   return {
     backend,
+    ...tag,
     test: 'throughput',
     payloadBytes,
     batch,
@@ -55,8 +99,9 @@ async function throughput(backend, payloadBytes, batch) {
 
 for (const backend of engines) {
   try {
-    console.log(JSON.stringify(await rtt(backend)));
-    if (backend === 'cuda') console.log(JSON.stringify(await rtt(backend, { capacity: 64 })));
+    for (const capacity of backend === 'cuda' ? capacities : capacities.slice(0, 1))
+      console.log(JSON.stringify(await rtt(backend, capacity)));
+    if (rttOnly) continue;
     for (const [bytes, batch] of [
       [256, 256],
       [256, 4096],
@@ -64,6 +109,7 @@ for (const backend of engines) {
     ])
       console.log(JSON.stringify(await throughput(backend, bytes, batch)));
   } catch (error) {
-    console.log(JSON.stringify({ backend, error: String(error?.stack ?? error) }));
+    console.log(JSON.stringify({ backend, ...tag, error: String(error?.stack ?? error) }));
   }
 }
+process.exit(0);

@@ -6,11 +6,13 @@
 // enqueue order, and the fault handler's dead letters must be exactly those faultFails picks.
 //   node scripts/gpu-smoke.mjs [--quick] [--rtt-only]
 //     --quick: few messages, for compute-sanitizer; --rtt-only: the echo round trip alone.
-//     GPUQUEUE_KERNELS_DIR: another PTX build (e.g. an ordering experiment); GPUQUEUE_IDLE_NS: the idle nap cap.
+//     GPUQUEUE_KERNELS_DIR: another PTX build (e.g. an ordering experiment); GPUQUEUE_IDLE_NS: the idle nap cap;
+//     GPUQUEUE_CUDA_WAKE: the kernel's wake mode; GPUQUEUE_CUDA_PUBLISH_WORD=17: producers bump that control
+//     word after each publish (as a Control.PUBLISHED would), so wake mode `watch` can run.
 // Prints one JSON line per case and a summary; exits 1 on any mismatch.
 import { pathToFileURL } from 'node:url';
-import { Producer } from '../dist/src/core/producer.js';
 import { QueueFullError } from '../dist/src/core/errors.js';
+import { Producer } from '../dist/src/core/producer.js';
 import { SlotHeader } from '../dist/src/core/slot-layout.js';
 import { SlotRing } from '../dist/src/core/slot-ring.js';
 import { CudaEngine } from '../dist/src/engines/cuda/cuda-engine.js';
@@ -19,6 +21,14 @@ import { planCudaRing } from '../dist/src/engines/cuda/plan.js';
 import { faultFails } from '../dist/src/handlers/fault/fault.js';
 import { buildJsHandler, handlerResultBytes, resolveHandler } from '../dist/src/handlers/registry.js';
 
+const publishWord = Number(process.env.GPUQUEUE_CUDA_PUBLISH_WORD ?? 0);
+if (publishWord > 0) {
+  const publish = SlotRing.prototype.publish;
+  SlotRing.prototype.publish = function (shard, position, count) {
+    publish.call(this, shard, position, count);
+    Atomics.add(this.i32, publishWord, 1);
+  };
+}
 const quick = process.argv.includes('--quick');
 const rttOnly = process.argv.includes('--rtt-only');
 const engineOptions = {
@@ -34,12 +44,31 @@ if (!probe.usable) {
 }
 
 let seed = 12345;
-const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const random = () => {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 4294967296;
+};
 const bytes = (n) => Uint8Array.from({ length: n }, () => (random() * 256) | 0);
-const SPECIAL = [0, -0, 1, -1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-45, -1e-45, 1.17549435e-38, 3.4e38, -3.4e38, 0.1, 1 / 3];
+const SPECIAL = [
+  0,
+  -0,
+  1,
+  -1,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  1e-45,
+  -1e-45,
+  1.17549435e-38,
+  3.4e38,
+  -3.4e38,
+  0.1,
+  1 / 3,
+];
 const floats = (n) => {
   const f = new Float32Array(n);
-  for (let i = 0; i < n; i++) f[i] = random() < 0.1 ? SPECIAL[(random() * SPECIAL.length) | 0] : (random() - 0.5) * 10 ** ((random() * 20 - 10) | 0);
+  for (let i = 0; i < n; i++)
+    f[i] = random() < 0.1 ? SPECIAL[(random() * SPECIAL.length) | 0] : (random() - 0.5) * 10 ** ((random() * 20 - 10) | 0);
   return new Uint8Array(f.buffer);
 };
 
@@ -77,8 +106,17 @@ const CASES = [
   { handler: 'vector-stats', slotBytes: 1024, make: () => floats((random() * 257) | 0) },
   { handler: 'vector-stats', label: 'vector-stats bad payloads', slotBytes: 64, make: () => bytes(1 + ((random() * 63) | 0)) },
   { handler: { name: 'fault', inner: 'checksum', failRate: 0.05 }, slotBytes: 128, make: () => bytes((random() * 129) | 0) },
-  { handler: { name: 'fault', inner: 'echo', failRate: 0.2, failAttempts: 2, seed: 7 }, slotBytes: 64, make: () => bytes((random() * 65) | 0) },
-  { handler: { name: 'slow', inner: { name: 'fault', inner: 'checksum', failRate: 0.1 }, delayUs: 20 }, slotBytes: 64, count: 4000, make: () => bytes(64) },
+  {
+    handler: { name: 'fault', inner: 'echo', failRate: 0.2, failAttempts: 2, seed: 7 },
+    slotBytes: 64,
+    make: () => bytes((random() * 65) | 0),
+  },
+  {
+    handler: { name: 'slow', inner: { name: 'fault', inner: 'checksum', failRate: 0.1 }, delayUs: 20 },
+    slotBytes: 64,
+    count: 4000,
+    make: () => bytes(64),
+  },
 ];
 
 async function runCase(c) {
@@ -91,7 +129,17 @@ async function runCase(c) {
   const resultBytes = handlerResultBytes(spec, c.slotBytes);
   const ring = SlotRing.create({ ...plan, shardCapacity: capacity / plan.shards, slotBytes: c.slotBytes, resultBytes }, maxRetries);
   let fault;
-  const engine = new CudaEngine({ ring, handler: spec, config: {}, onFault: (e) => { fault = e; } }, engineOptions);
+  const engine = new CudaEngine(
+    {
+      ring,
+      handler: spec,
+      config: {},
+      onFault: (e) => {
+        fault = e;
+      },
+    },
+    engineOptions,
+  );
   const t0 = performance.now();
   await engine.start();
   const startMs = performance.now() - t0;
@@ -119,7 +167,18 @@ async function runCase(c) {
     const got = ring.resultAt(off);
     if (status !== want.status || attempts !== want.attempts || !sameResult(spec, got, want.result)) {
       mismatches++;
-      if (problems.length < 5) problems.push({ id, i, len: payloads[i].length, status, want: want.status, attempts, wantAttempts: want.attempts, got: Buffer.from(got).toString('hex').slice(0, 64), expected: Buffer.from(want.result).toString('hex').slice(0, 64) });
+      if (problems.length < 5)
+        problems.push({
+          id,
+          i,
+          len: payloads[i].length,
+          status,
+          want: want.status,
+          attempts,
+          wantAttempts: want.attempts,
+          got: Buffer.from(got).toString('hex').slice(0, 64),
+          expected: Buffer.from(want.result).toString('hex').slice(0, 64),
+        });
     }
     if (status !== 0) deadLetters++;
     retries += attempts - 1;
@@ -153,7 +212,21 @@ async function runCase(c) {
     }
   }
   const runMs = performance.now() - t1;
-  const result = { case: label, messages: count, harvested, mismatches, deadLetters, retries, faultMismatch, problems, idleSleepMaxNs: engineOptions.idleSleepMaxNs ?? 10000, kernels: process.env.GPUQUEUE_KERNELS_DIR ?? 'dist/kernels', startMs: +startMs.toFixed(1), msgPerS: Math.round(harvested / (runMs / 1000)), describe: engine.describe() };
+  const result = {
+    case: label,
+    messages: count,
+    harvested,
+    mismatches,
+    deadLetters,
+    retries,
+    faultMismatch,
+    problems,
+    idleSleepMaxNs: engineOptions.idleSleepMaxNs ?? 10000,
+    kernels: process.env.GPUQUEUE_KERNELS_DIR ?? 'dist/kernels',
+    startMs: +startMs.toFixed(1),
+    msgPerS: Math.round(harvested / (runMs / 1000)),
+    describe: engine.describe(),
+  };
   if (c.handler === 'echo' && !quick) {
     // Round trip of one message at a time (enqueue → kernel → harvest), after the kernel had been idle.
     await new Promise((r) => setTimeout(r, 2000));

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { LAUNCH_PARAM_BYTES } from '../../src/engines/cuda/launch-params.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const nvcc = process.env.NVCC ?? 'nvcc';
@@ -31,9 +32,19 @@ test('the persistent kernel builds to PTX with every built-in handler', { skip: 
       const ptx = readFileSync(join(out, `${handler}.ptx`), 'utf8');
       assert.match(ptx, /\.entry gq_persistent_consumer\(/, `${handler}.ptx has the kernel`);
       assert.match(ptx, /st\.release\.sys/, `${handler}.ptx publishes DONE with a system-scope release`);
+      // launch-params.ts encodes gq::ConsumerParams word by word: the sizes must agree.
+      assert.match(
+        ptx,
+        new RegExp(`gq_persistent_consumer_param_1\\[${LAUNCH_PARAM_BYTES}\\]`),
+        `${handler}.ptx takes ${LAUNCH_PARAM_BYTES} bytes of params`,
+      );
       // PCIe hosts need not support device atomics: read-modify-writes may only touch shared memory.
       const atomics = ptx.split('\n').filter((line) => /\b(atom|red)\./.test(line));
-      assert.deepEqual(atomics.filter((line) => !/\.shared\./.test(line)), [], `${handler}.ptx has no atomics outside shared memory`);
+      assert.deepEqual(
+        atomics.filter((line) => !/\.shared\./.test(line)),
+        [],
+        `${handler}.ptx has no atomics outside shared memory`,
+      );
     }
     // Bit-identical float results rule out FMA contraction.
     assert.doesNotMatch(readFileSync(join(out, 'vector-stats.ptx'), 'utf8'), /\bfma\./);

@@ -1,16 +1,40 @@
 // The cuda engine: the shared ring's SharedArrayBuffer registered as mapped pinned memory and consumed
 // by one persistent kernel (kernels/persistent_consumer.cu), launched once at start and told to exit
 // through Control.STOP. The event loop never blocks on the GPU: readiness, faults and exit are polled
-// with cuStreamQuery from timers.
+// with cuStreamQuery from timers. A kernel fault (trap, illegal address) is sticky: on the driver we
+// measured (580) it leaves CUDA unusable for the rest of the process (no reset, release or new context
+// brings it back: scripts/gpu-ctx-recovery.mjs). So stop() after a fault never throws or hangs (it
+// resets the context, which also kills a kernel that would not exit), the probe then reports CUDA
+// unusable here, and later cuda queues fail at once with that reason while `auto` moves on.
+//
+// Diagnostics (environment, read when an engine is built; measurements in bench/results/*cuda*):
+// GPUQUEUE_CUDA_WAKE=poll|watch|legacy (wake mode), GPUQUEUE_CUDA_PUBLISH_WORD (the control word producers
+// bump, for `watch`), GPUQUEUE_CUDA_KERNELS_DIR (another PTX build), GPUQUEUE_CUDA_IDLE_NS (idle nap cap),
+// GPUQUEUE_CUDA_STAGING=global (never stage in shared memory), GPUQUEUE_CUDA_TRACE=1 (room for the phase
+// stamps of a -DGQ_TRACE build; readTrace()).
 import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CudaError, EngineFailedError, EngineUnavailableError } from '../../core/errors.js';
-import { Control } from '../../core/slot-layout.js';
+import { AREA_ALIGN, alignUp, Control } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { CudaDriver } from './driver/driver.js';
 import { loadCudaLibrary } from './driver/library.js';
-import { type CudaDeviceInfo, probeCuda } from './driver/probe.js';
-import type { NativePointer } from './driver/symbols.js';
-import { planKernel } from './launch-params.js';
+import { type CudaDeviceInfo, markCudaPoisoned, probeCuda } from './driver/probe.js';
+import { DeviceAttribute, type NativePointer } from './driver/symbols.js';
+import {
+  dynamicSharedBytes,
+  handlerLeaf,
+  MAX_CONSUMERS,
+  planKernel,
+  SCRATCH_STAGING_OFFSET,
+  scratchBytes,
+  TRACE_FIELDS,
+  TRACE_RECORD_BYTES,
+  TRACE_RECORDS,
+  WakeMode,
+  type WakeModeName,
+} from './launch-params.js';
 import { blockThreadsFor } from './plan.js';
 
 export interface CudaEngineOptions {
@@ -22,9 +46,38 @@ export interface CudaEngineOptions {
   idleSleepMaxNs?: number;
   /** How long start waits for the kernel's first heartbeat, and stop for its exit. **Default:** `10000` */
   timeoutMs?: number;
+  /**
+   * How a block learns its shard has new work: `poll` (each block polls its own shard, one PCIe round
+   * trip per look), `watch` (the watcher polls a producers' publish counter and tells the blocks through
+   * device memory; needs Control.PUBLISHED or GPUQUEUE_CUDA_PUBLISH_WORD, else it runs as `poll`; measured
+   * 1.2-1.5× slower than `poll` on the H100), `legacy` (poll, and each block reads STOP and PAUSED over
+   * PCIe too: the old kernel's polling, for measurements). **Default:** `poll`; env GPUQUEUE_CUDA_WAKE
+   * overrides.
+   */
+  wake?: WakeModeName;
 }
 
 const KERNEL = 'gq_persistent_consumer';
+/**
+ * The producers' publish counter (`Control.PUBLISHED` in slot-layout.ts: bumped by SlotRing.publish after
+ * the READY stores), when the core has one; GPUQUEUE_CUDA_PUBLISH_WORD names it for experiments.
+ */
+const publishWord = (): number =>
+  (Control as Record<string, number | undefined>).PUBLISHED ?? Number(process.env.GPUQUEUE_CUDA_PUBLISH_WORD ?? 0);
+const WAKE_MODES: readonly WakeModeName[] = ['watch', 'poll', 'legacy'];
+/** Errors a kernel leaves on its context for good (cuda.h: "the process must terminate" or reset the context). */
+const STICKY_ERRORS = new Set([
+  'CUDA_ERROR_LAUNCH_FAILED',
+  'CUDA_ERROR_ILLEGAL_ADDRESS',
+  'CUDA_ERROR_ILLEGAL_INSTRUCTION',
+  'CUDA_ERROR_MISALIGNED_ADDRESS',
+  'CUDA_ERROR_INVALID_ADDRESS_SPACE',
+  'CUDA_ERROR_INVALID_PC',
+  'CUDA_ERROR_HARDWARE_STACK_ERROR',
+  'CUDA_ERROR_ASSERT',
+  'CUDA_ERROR_LAUNCH_TIMEOUT',
+  'CUDA_ERROR_ECC_UNCORRECTABLE',
+]);
 const DEFAULT_KERNELS_DIR = new URL('../../../kernels/', import.meta.url);
 /** How often a running kernel is checked for a fault (a trap, an illegal address) between calls. */
 const WATCH_MS = 50;
@@ -35,6 +88,7 @@ interface Running {
   context: NativePointer;
   module?: NativePointer;
   stream?: NativePointer;
+  scratch?: bigint;
   registered: boolean;
 }
 
@@ -46,20 +100,35 @@ export class CudaEngine implements Engine {
   private readonly options: Required<CudaEngineOptions>;
   private device: CudaDeviceInfo | undefined;
   private running: Running | undefined;
-  private launchShape = { grid: 0, blockThreads: 0, leaf: '' };
+  private launchShape = { grid: 0, blockThreads: 0, leaf: '', wake: '', staging: '' };
+  /** GPUQUEUE_CUDA_TRACE=1 (with a -DGQ_TRACE kernel build): keep room for the kernel's phase timestamps. */
+  private readonly trace = process.env.GPUQUEUE_CUDA_TRACE === '1';
   private watch: NodeJS.Timeout | undefined;
   private faulted = false;
 
   constructor(ctx: EngineContext, options: CudaEngineOptions = {}) {
     this.ctx = ctx;
-    this.options = { device: 0, kernelsDir: DEFAULT_KERNELS_DIR, idleSleepMaxNs: 10_000, timeoutMs: 10_000, ...options };
+    const env = process.env;
+    const envWake = env.GPUQUEUE_CUDA_WAKE as WakeModeName | undefined;
+    if (envWake !== undefined && !WAKE_MODES.includes(envWake)) {
+      throw new EngineUnavailableError(`GPUQUEUE_CUDA_WAKE must be one of ${WAKE_MODES.join(', ')}; got ${envWake}`);
+    }
+    this.options = {
+      device: 0,
+      kernelsDir: env.GPUQUEUE_CUDA_KERNELS_DIR ? pathToFileURL(`${resolvePath(env.GPUQUEUE_CUDA_KERNELS_DIR)}/`) : DEFAULT_KERNELS_DIR,
+      idleSleepMaxNs: env.GPUQUEUE_CUDA_IDLE_NS ? Number(env.GPUQUEUE_CUDA_IDLE_NS) : 10_000,
+      timeoutMs: 10_000,
+      wake: 'poll',
+      ...options,
+    };
+    if (envWake !== undefined) this.options.wake = envWake;
   }
 
   describe(): string {
     const d = this.device;
     if (!d) return 'cuda (not started)';
-    const { grid, blockThreads, leaf } = this.launchShape;
-    return `${d.name} (cc ${d.computeCapability}, ${d.smCount} SMs): persistent kernel, ${grid} blocks × ${blockThreads} threads, handler ${leaf}`;
+    const { grid, blockThreads, leaf, wake, staging } = this.launchShape;
+    return `${d.name} (cc ${d.computeCapability}, ${d.smCount} SMs): persistent kernel, ${grid - 1} consumer blocks × ${blockThreads} threads + a watcher, wake ${wake}, staging in ${staging} memory, handler ${leaf}`;
   }
 
   async start(): Promise<void> {
@@ -68,35 +137,71 @@ export class CudaEngine implements Engine {
     this.device = probe.device;
     const { ring, handler } = this.ctx;
     const layout = ring.layout;
-    const plan = planKernel(layout, handler, ring.control(Control.MAX_RETRIES), this.options.idleSleepMaxNs);
-    const ptxUrl = new URL(`${plan.leaf}.ptx`, this.options.kernelsDir);
+    const consumers = layout.consumers;
+    if (consumers > MAX_CONSUMERS)
+      throw new EngineUnavailableError(`the cuda engine runs at most ${MAX_CONSUMERS} consumer blocks; the ring has ${consumers}`);
+    let wake = this.options.wake;
+    const counter = publishWord();
+    if (wake === 'watch' && counter === 0) wake = 'poll'; // nothing to watch: the ring has no publish counter
+    const ptxUrl = new URL(`${handlerLeaf(handler)}.ptx`, this.options.kernelsDir);
     let ptx: string;
     try {
       ptx = readFileSync(ptxUrl, 'latin1');
     } catch (error) {
-      throw new EngineUnavailableError(`the cuda engine has no kernel for handler ${plan.leaf} (${ptxUrl.pathname}): run npm run build:kernels`, { cause: error });
+      throw new EngineUnavailableError(
+        `the cuda engine has no kernel for handler ${handlerLeaf(handler)} (${ptxUrl.pathname}): run npm run build:kernels`,
+        { cause: error },
+      );
     }
     const driver = new CudaDriver(loadCudaLibrary());
     const deviceHandle = driver.device(this.options.device);
-    const running: Running = { driver, deviceHandle, context: driver.retainPrimaryContext(deviceHandle), registered: false };
+    const running: Running = { driver, deviceHandle, context: this.retainContext(driver, deviceHandle), registered: false };
     this.running = running;
     try {
       running.module = driver.loadModule(ptx);
       const fn = driver.kernel(running.module, KERNEL);
-      const grid = layout.consumers;
+      const grid = consumers + 1; // the last block is the watcher
       const blockThreads = blockThreadsFor(layout.shardCapacity);
-      const sharedBytes = 4 * Math.ceil(layout.shards / grid);
       // Every block must be resident at once: a block that waits for an SM behind blocks that never exit
-      // would leave its shards unconsumed forever.
-      const resident = driver.residentBlocksPerSm(fn, blockThreads, sharedBytes) * probe.device.smCount;
-      if (resident < grid) throw new EngineUnavailableError(`the ring has ${grid} consumers but ${probe.device.name} holds only ${resident} blocks of ${blockThreads} threads at once`);
+      // would leave its shards unconsumed forever. Payloads are staged in shared memory (the handler then
+      // reads them at shared-memory latency) when that fits and keeps every block resident, else in L2.
+      const residentWith = (bytes: number) => driver.residentBlocksPerSm(fn, blockThreads, bytes) * probe.device.smCount;
+      let stagingShared = process.env.GPUQUEUE_CUDA_STAGING !== 'global';
+      let sharedBytes = dynamicSharedBytes(layout, consumers, blockThreads, stagingShared);
+      const sharedLimit = driver.attribute(deviceHandle, DeviceAttribute.MAX_SHARED_MEMORY_PER_BLOCK_OPTIN) - driver.staticSharedBytes(fn);
+      if (stagingShared && sharedBytes <= sharedLimit) {
+        if (sharedBytes > 48 * 1024) driver.allowDynamicShared(fn, sharedBytes);
+        if (residentWith(sharedBytes) < grid) stagingShared = false;
+      } else {
+        stagingShared = false;
+      }
+      if (!stagingShared) sharedBytes = dynamicSharedBytes(layout, consumers, blockThreads, false);
+      const resident = residentWith(sharedBytes);
+      if (resident < grid)
+        throw new EngineUnavailableError(
+          `the ring has ${consumers} consumers (+1 watcher) but ${probe.device.name} holds only ${resident} blocks of ${blockThreads} threads at once`,
+        );
       const ringAddress = driver.registerHost(ring.sab);
       running.registered = true;
-      if (ringAddress % 16n !== 0n) throw new EngineUnavailableError(`the ring's mapped address ${ringAddress.toString(16)} is not 16-byte aligned, which the kernel's wide loads need`);
+      if (ringAddress % 16n !== 0n)
+        throw new EngineUnavailableError(
+          `the ring's mapped address ${ringAddress.toString(16)} is not 16-byte aligned, which the kernel's wide loads need`,
+        );
       running.stream = driver.createStream();
+      const bytes = scratchBytes(layout, consumers, blockThreads, this.trace);
+      running.scratch = driver.allocDevice(bytes);
+      driver.fillDeviceAsync(running.scratch, 0, bytes, running.stream);
+      const plan = planKernel(layout, handler, ring.control(Control.MAX_RETRIES), this.options.idleSleepMaxNs, {
+        consumers,
+        blockThreads,
+        scratch: running.scratch,
+        wakeMode: WakeMode[wake.toUpperCase() as keyof typeof WakeMode],
+        publishWord: wake === 'watch' ? counter : 0,
+        stagingShared,
+      });
       const beat = ring.control(Control.HEARTBEAT);
       driver.launch(fn, grid, blockThreads, sharedBytes, running.stream, ringAddress, plan.params);
-      this.launchShape = { grid, blockThreads, leaf: plan.leaf };
+      this.launchShape = { grid, blockThreads, leaf: plan.leaf, wake, staging: stagingShared ? 'shared' : 'global' };
       await this.waitForStart(running.stream, driver, beat);
     } catch (error) {
       // The caller gets this error; a cleanup failure after it is no separate fault to report.
@@ -109,6 +214,54 @@ export class CudaEngine implements Engine {
     this.watch.unref();
   }
 
+  /**
+   * Retains the device's primary context. One left dead by an earlier fault (in this process, by any
+   * user) answers with that fault's error: reset it once and retain a fresh one.
+   */
+  private retainContext(driver: CudaDriver, device: number): NativePointer {
+    try {
+      return driver.retainPrimaryContext(device);
+    } catch (error) {
+      if (!isSticky(error)) throw error;
+      // Another user's fault: try a reset once (drivers that contain the fault recover; 580 does not).
+      try {
+        this.resetContext(driver, device);
+        return driver.retainPrimaryContext(device);
+      } catch {
+        noteSticky(error);
+        throw new EngineUnavailableError(poisonedReason(error as CudaError), { cause: error });
+      }
+    }
+  }
+
+  /**
+   * The kernel's phase timestamps of the last TRACE_RECORDS messages of each block (a diagnostic: needs
+   * GPUQUEUE_CUDA_TRACE=1 and a kernel built with -DGQ_TRACE; scripts/gpu-latency.mjs reads them).
+   */
+  readTrace(): Record<(typeof TRACE_FIELDS)[number], bigint>[] {
+    const running = this.running;
+    if (!this.trace || running?.scratch === undefined) return [];
+    const { layout } = this.ctx.ring;
+    const consumers = layout.consumers;
+    const at =
+      running.scratch + BigInt(SCRATCH_STAGING_OFFSET + consumers * this.launchShape.blockThreads * alignUp(layout.slotBytes, AREA_ALIGN));
+    const bytes = new Uint8Array(consumers * TRACE_RECORDS * TRACE_RECORD_BYTES);
+    running.driver.copyToHost(bytes, at);
+    const words = new BigUint64Array(bytes.buffer);
+    const records = [];
+    for (let r = 0; r < words.length / TRACE_FIELDS.length; r++) {
+      const record = Object.fromEntries(TRACE_FIELDS.map((f, i) => [f, words[r * TRACE_FIELDS.length + i] as bigint]));
+      if (record.done !== 0n) records.push(record as Record<(typeof TRACE_FIELDS)[number], bigint>);
+    }
+    return records;
+  }
+
+  /** Resets the primary context with no context current on this thread (the dead one may not stay current). */
+  private resetContext(driver: CudaDriver, device: number): void {
+    driver.clearCurrent();
+    driver.resetPrimaryContext(device);
+  }
+
   async stop(): Promise<void> {
     if (this.watch) clearInterval(this.watch);
     this.watch = undefined;
@@ -116,30 +269,40 @@ export class CudaEngine implements Engine {
     await this.release();
   }
 
-  /** Waits for the kernel to exit (STOP must be set), then frees everything; idempotent. */
+  /**
+   * Waits for the kernel to exit (STOP must be set), then frees everything; idempotent. Never throws: a
+   * failure is reported through onFault (once). A kernel that faulted, or that did not exit in time,
+   * leaves a context that cannot be cleaned piecemeal: release it and reset it, which kills a kernel
+   * that would not exit (a cpu fallback then owns its slots alone) and frees everything of it. (After a
+   * sticky fault CUDA stays unusable in this process all the same: driver/probe.ts markCudaPoisoned.)
+   */
   private async release(): Promise<void> {
     const running = this.running;
     if (!running) return;
     const { driver } = running;
     let failure: Error | undefined;
+    // After a fault the query answers at once with the fault's error; a live kernel exits on STOP.
+    let dead = false;
     if (running.stream !== undefined) {
       const stream = running.stream;
       try {
         await this.poll('exit after Control.STOP', () => driver.streamState(stream) === 'done');
       } catch (error) {
-        // Unpinning memory a live kernel still reads would turn a hang into a crash: keep it, say so.
-        if (!(error instanceof CudaError)) throw error;
-        failure = error;
+        noteSticky(error);
+        failure = error as Error;
+        dead = true;
       }
     }
     this.running = undefined;
-    // After a kernel fault the context is dead and these fail too; free what can be freed.
-    const steps: (() => unknown)[] = [
-      () => running.stream !== undefined && driver.destroyStream(running.stream),
-      () => running.registered && driver.unregisterHost(this.ctx.ring.sab),
-      () => running.module !== undefined && driver.unloadModule(running.module),
-      () => driver.releasePrimaryContext(running.deviceHandle),
-    ];
+    const steps: (() => unknown)[] = dead
+      ? [() => driver.releasePrimaryContext(running.deviceHandle), () => this.resetContext(driver, running.deviceHandle)]
+      : [
+          () => running.stream !== undefined && driver.destroyStream(running.stream),
+          () => running.scratch !== undefined && driver.freeDevice(running.scratch),
+          () => running.registered && driver.unregisterHost(this.ctx.ring.sab),
+          () => running.module !== undefined && driver.unloadModule(running.module),
+          () => driver.releasePrimaryContext(running.deviceHandle),
+        ];
     for (const step of steps) {
       try {
         step();
@@ -176,7 +339,8 @@ export class CudaEngine implements Engine {
         } catch (error) {
           return reject(error);
         }
-        if (performance.now() > deadline) return reject(new EngineFailedError(`the persistent kernel did not ${what} within ${this.options.timeoutMs} ms`));
+        if (performance.now() > deadline)
+          return reject(new EngineFailedError(`the persistent kernel did not ${what} within ${this.options.timeoutMs} ms`));
         setTimeout(check, 1);
       };
       check();
@@ -188,11 +352,23 @@ export class CudaEngine implements Engine {
     const running = this.running;
     if (!running?.stream || this.faulted) return;
     try {
-      if (running.driver.streamState(running.stream) === 'done') throw new EngineFailedError('the persistent kernel exited without Control.STOP');
+      if (running.driver.streamState(running.stream) === 'done')
+        throw new EngineFailedError('the persistent kernel exited without Control.STOP');
     } catch (error) {
+      noteSticky(error);
       this.faulted = true;
       if (this.watch) clearInterval(this.watch);
       this.ctx.onFault(error as Error);
     }
   }
+}
+
+const isSticky = (error: unknown): error is CudaError => error instanceof CudaError && STICKY_ERRORS.has(error.cudaErrorName);
+
+const poisonedReason = (error: CudaError): string =>
+  `a CUDA kernel fault in this process (${error.cudaErrorName}) left the GPU unusable until the process restarts: the driver refuses every new context after it`;
+
+/** A sticky fault poisons CUDA for the whole process (driver/probe.ts markCudaPoisoned). */
+function noteSticky(error: unknown): void {
+  if (isSticky(error)) markCudaPoisoned(poisonedReason(error));
 }

@@ -3,7 +3,7 @@
 // do. One object per engine; the library under it is loaded once per process (library.ts).
 import { CudaError } from '../../../core/errors.js';
 import type { CudaLibrary } from './library.js';
-import { type CudaFunctions, CudaResult, type CudaSymbol, type DeviceAttribute, type NativePointer } from './symbols.js';
+import { type CudaFunctions, CudaResult, type CudaSymbol, type DeviceAttribute, FunctionAttribute, type NativePointer } from './symbols.js';
 
 const CU_MEMHOSTREGISTER_PORTABLE = 1;
 const CU_MEMHOSTREGISTER_DEVICEMAP = 2;
@@ -84,8 +84,41 @@ export class CudaDriver {
     this.call('cuDevicePrimaryCtxRelease_v2', device);
   }
 
+  /**
+   * Destroys every allocation, module and stream of the device's primary context and resets it (for every
+   * user in the process): the only way out of a sticky fault (a trapped or faulted kernel), after which
+   * the next retain gets a fresh context. Does not release this caller's retain.
+   */
+  resetPrimaryContext(device: number): void {
+    this.call('cuDevicePrimaryCtxReset_v2', device);
+  }
+
+  /** Device memory (cuMemAlloc); its device address. */
+  allocDevice(bytes: number): bigint {
+    return BigInt(this.out('cuMemAlloc_v2', bytes) as number | bigint);
+  }
+
+  freeDevice(address: bigint): void {
+    this.call('cuMemFree_v2', address);
+  }
+
+  /** Fills device memory with a byte, in stream order (before a kernel launched after it on that stream). */
+  fillDeviceAsync(address: bigint, value: number, bytes: number, stream: NativePointer): void {
+    this.call('cuMemsetD8Async', address, value, bytes, stream);
+  }
+
+  /** Copies device memory into a host buffer (synchronous). */
+  copyToHost(target: Uint8Array, address: bigint): void {
+    this.call('cuMemcpyDtoH_v2', target, address, target.byteLength);
+  }
+
   setCurrent(context: NativePointer): void {
     this.call('cuCtxSetCurrent', context);
+  }
+
+  /** Leaves this thread with no current context (before resetting the one that was current). */
+  clearCurrent(): void {
+    this.call('cuCtxSetCurrent', null);
   }
 
   /** Loads PTX text (the driver JIT-compiles it for this device; the result is cached on disk by the driver). */
@@ -99,6 +132,16 @@ export class CudaDriver {
 
   kernel(module: NativePointer, name: string): NativePointer {
     return this.out('cuModuleGetFunction', module, name);
+  }
+
+  /** Static shared memory of a kernel, bytes. */
+  staticSharedBytes(fn: NativePointer): number {
+    return this.out('cuFuncGetAttribute', FunctionAttribute.SHARED_SIZE_BYTES, fn) as number;
+  }
+
+  /** Lets a kernel launch with more than the default 48 KiB of dynamic shared memory. */
+  allowDynamicShared(fn: NativePointer, bytes: number): void {
+    this.call('cuFuncSetAttribute', fn, FunctionAttribute.MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
   }
 
   /** Blocks of this kernel one SM holds at once, for a block size and dynamic shared memory. */

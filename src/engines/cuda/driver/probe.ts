@@ -41,8 +41,20 @@ export interface CudaDeviceInfo {
 export type CudaProbe = { usable: true; device: CudaDeviceInfo } | { usable: false; reason: string };
 
 const cache = new Map<number, CudaProbe>();
+let poisoned: string | undefined;
+
+/**
+ * Marks CUDA unusable for the rest of this process: after a kernel fault the driver refuses every new
+ * context (measured on the H100 test machine, driver 580: a reset of the primary context, releasing it,
+ * or a context of one's own all end in CUDA_ERROR_LAUNCH_FAILED). From then on the probe says so, so
+ * `auto` moves on and an explicit `cuda` fails with this reason at once.
+ */
+export function markCudaPoisoned(reason: string): void {
+  poisoned ??= reason;
+}
 
 export function probeCuda(ordinal = 0): CudaProbe {
+  if (poisoned) return { usable: false, reason: poisoned };
   let probe = cache.get(ordinal);
   if (!probe) {
     probe = runProbe(ordinal);

@@ -16,14 +16,21 @@ export const CUDA_SYMBOLS = {
   cuDeviceTotalMem_v2: ['_Out_ size_t *bytes', 'int device'],
   cuDevicePrimaryCtxRetain: ['_Out_ void **context', 'int device'],
   cuDevicePrimaryCtxRelease_v2: ['int device'],
+  cuDevicePrimaryCtxReset_v2: ['int device'],
   cuCtxSetCurrent: ['void *context'],
   cuModuleLoadData: ['_Out_ void **module', 'const char *image'],
   cuModuleUnload: ['void *module'],
   cuModuleGetFunction: ['_Out_ void **fn', 'void *module', 'const char *name'],
+  cuFuncGetAttribute: ['_Out_ int *value', 'int attribute', 'void *fn'],
+  cuFuncSetAttribute: ['void *fn', 'int attribute', 'int value'],
   cuOccupancyMaxActiveBlocksPerMultiprocessor: ['_Out_ int *blocks', 'void *fn', 'int blockSize', 'size_t dynamicSharedBytes'],
   cuMemHostRegister_v2: ['void *host', 'size_t bytes', 'unsigned int flags'],
   cuMemHostUnregister: ['void *host'],
   cuMemHostGetDevicePointer_v2: ['_Out_ uint64_t *device', 'void *host', 'unsigned int flags'],
+  cuMemAlloc_v2: ['_Out_ uint64_t *device', 'size_t bytes'],
+  cuMemFree_v2: ['uint64_t device'],
+  cuMemsetD8Async: ['uint64_t device', 'unsigned char value', 'size_t count', 'void *stream'],
+  cuMemcpyDtoH_v2: ['void *host', 'uint64_t device', 'size_t bytes'],
   cuStreamCreate: ['_Out_ void **stream', 'unsigned int flags'],
   cuStreamDestroy_v2: ['void *stream'],
   cuStreamQuery: ['void *stream'],
@@ -49,9 +56,9 @@ export type NativePointer = unknown;
 
 type ArgType<Decl extends string> = Decl extends `_Out_ ${string}`
   ? unknown[]
-  : Decl extends `${'int' | 'unsigned int'} ${string}`
+  : Decl extends `${'int' | 'unsigned int' | 'unsigned char'} ${string}`
     ? number
-    : Decl extends `size_t ${string}`
+    : Decl extends `${'size_t' | 'uint64_t'} ${string}`
       ? number | bigint
       : Decl extends `const char *${string}`
         ? string
@@ -80,4 +87,11 @@ export const DeviceAttribute = {
   COMPUTE_CAPABILITY_MAJOR: 75,
   COMPUTE_CAPABILITY_MINOR: 76,
   HOST_NATIVE_ATOMIC_SUPPORTED: 86,
+  MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: 97,
+} as const;
+
+/** CUfunction_attribute values the engine reads or sets (cuda.h). */
+export const FunctionAttribute = {
+  SHARED_SIZE_BYTES: 1,
+  MAX_DYNAMIC_SHARED_SIZE_BYTES: 8,
 } as const;
