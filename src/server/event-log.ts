@@ -5,8 +5,14 @@
 export interface QueueEvent {
   seq: number;
   type: 'completion' | 'stats';
-  /** The JSON text sent as the event's data. */
-  data: string;
+  /** The JSON text sent as the event's data, or a function making it (completions are serialized only if a client reads them). */
+  data: string | (() => string);
+}
+
+/** An event's data text, made once. */
+export function eventText(e: QueueEvent): string {
+  if (typeof e.data !== 'string') e.data = e.data();
+  return e.data;
 }
 
 export class EventLog {
@@ -27,8 +33,8 @@ export class EventLog {
     return Math.max(1, this.nextSeq - this.size);
   }
 
-  append(type: QueueEvent['type'], data: string): void {
-    const event = { seq: this.nextSeq++, type, data };
+  append(type: QueueEvent['type'], data: QueueEvent['data']): void {
+    const event: QueueEvent = { seq: this.nextSeq++, type, data };
     this.ring[event.seq % this.size] = event;
     for (const listener of this.listeners) listener();
   }

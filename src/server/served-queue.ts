@@ -212,11 +212,12 @@ export class ServedQueue {
     if (!p) this.completedEarly.add(c.id);
     else {
       const seconds = (performance.now() - p.acceptedAt) / 1000;
-      this.metrics.latency.observe({ queue: this.name, engine: this.engineName }, seconds);
+      this.latency ??= this.metrics.latency.labels({ queue: this.name, engine: this.engineName });
+      this.latency.observe(seconds);
       this.window.recordValue(Math.max(1, Math.round(seconds * 1e6)));
       endSpan(p.span, undefined, { 'gpuqueue.status': c.status, 'gpuqueue.attempts': c.attempts });
     }
-    this.events.append('completion', JSON.stringify(completionJson(c)));
+    this.events.append('completion', () => JSON.stringify(completionJson(c)));
     const waiting = this.waiters.get(c.id);
     if (waiting) {
       this.waiters.delete(c.id);
@@ -225,13 +226,32 @@ export class ServedQueue {
     }
     if (p?.sink?.(c)) return;
     this.results.set(c.id, c);
-    if (this.evict && this.results.size > this.retainLimit) {
-      const oldest = this.results.keys().next().value as number;
-      this.results.delete(oldest);
-      this.metrics.resultsEvicted.inc({ queue: this.name, engine: this.engineName });
+    if (this.evict) {
+      this.resultOrder.push(c.id);
+      if (this.results.size > this.retainLimit || this.resultOrder.length > 2 * this.retainLimit + 1024) this.evictOldest();
     }
   }
 
+  /**
+   * Ids in arrival order, for evict-oldest. A Map's first key would do, but V8 keeps deleted entries as
+   * holes until it rehashes, so finding the first live key after many deletes walks them all.
+   */
+  private resultOrder: number[] = [];
+  private resultOrderHead = 0;
+
+  private evictOldest(): void {
+    while (this.results.size > this.retainLimit && this.resultOrderHead < this.resultOrder.length) {
+      const id = this.resultOrder[this.resultOrderHead++] as number;
+      if (this.results.delete(id)) this.metrics.resultsEvicted.inc({ queue: this.name, engine: this.engineName });
+    }
+    // Compact: drop what was evicted, and ids whose results were read meanwhile (amortized O(1)).
+    if (this.resultOrder.length - this.resultOrderHead > 2 * this.retainLimit + 1024 || this.resultOrderHead > 4096) {
+      this.resultOrder = this.resultOrder.slice(this.resultOrderHead).filter((id) => this.results.has(id));
+      this.resultOrderHead = 0;
+    }
+  }
+
+  private latency: { observe(seconds: number): void } | undefined;
   private engineNameCache: string | undefined;
   get engineName(): string {
     this.engineNameCache ??= this.queue.stats().engine;

@@ -7,7 +7,9 @@ import { packageVersion } from '../cli/package-root.js';
 
 export const TRACER_NAME = 'gpuqueue-server';
 
-const tracer = () => trace.getTracer(TRACER_NAME, packageVersion());
+const VERSION = packageVersion();
+// Looked up per span, not once: a provider registered after this module loaded still gets the spans.
+const tracer = () => trace.getTracer(TRACER_NAME, VERSION);
 
 export function startEnqueueSpan(queue: string, messages: number, transport: string): Span {
   return tracer().startSpan('gpuqueue.enqueue', {

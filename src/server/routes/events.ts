@@ -4,7 +4,7 @@
 // writing stops when its socket is full and resumes from the cursor on 'drain'.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidArgumentError } from '../../index.js';
-import type { QueueEvent } from '../event-log.js';
+import { eventText, type QueueEvent } from '../event-log.js';
 import type { ServedQueue } from '../served-queue.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -52,7 +52,7 @@ export function registerEventRoutes(app: FastifyInstance, q: ServedQueue, base: 
         if (gap) res.write(`event: gap\ndata: ${JSON.stringify({ from: cursor + 1, to: q.events.firstSeq - 1 })}\n\n`);
         if (events.length === 0) return;
         let text = '';
-        for (const e of events) if (types.has(e.type)) text += `id: ${e.seq}\nevent: ${e.type}\ndata: ${e.data}\n\n`;
+        for (const e of events) if (types.has(e.type)) text += `id: ${e.seq}\nevent: ${e.type}\ndata: ${eventText(e)}\n\n`;
         cursor = (events.at(-1) as QueueEvent).seq;
         if (text !== '' && !res.write(text)) blocked = true;
       }

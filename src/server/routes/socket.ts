@@ -3,6 +3,7 @@
 // each id and a `completion` frame when that message is done. Backpressure: frames wait in a small inbox;
 // when it is full (the queue is full and enqueue waits for space) or the client reads its completions too
 // slowly, the server stops reading the socket, so TCP pushes back on the client — nothing grows unbounded.
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { InvalidArgumentError, type MessageKey } from '../../index.js';
@@ -54,9 +55,24 @@ export function registerSocketRoute(app: FastifyInstance, q: ServedQueue, base: 
     let working = false;
     let paused = false;
 
+    // Frames go out in bursts (a pump pass, a run of accepted ids): cork the TCP socket for the rest of
+    // the tick so a burst is one write, not one syscall per frame.
+    const raw = (ws as unknown as { _socket?: Socket })._socket;
+    let corked = false;
+    const send = (text: string) => {
+      if (raw && !corked) {
+        corked = true;
+        raw.cork();
+        process.nextTick(() => {
+          corked = false;
+          raw.uncork();
+        });
+      }
+      ws.send(text);
+    };
     const sink: CompletionSink = (c) => {
       if (ws.readyState !== ws.OPEN) return false;
-      ws.send(JSON.stringify({ type: 'completion', ...completionJson(c) }));
+      send(JSON.stringify({ type: 'completion', ...completionJson(c) }));
       return true;
     };
     const pauseIfNeeded = () => {
@@ -76,7 +92,7 @@ export function registerSocketRoute(app: FastifyInstance, q: ServedQueue, base: 
     const sendError = (error: unknown, ref: unknown) => {
       const { body } = toHttpError(error);
       metrics.httpRejected.inc({ queue: q.name, code: body.code });
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'error', ...body, ...(ref === undefined ? {} : { ref }) }));
+      if (ws.readyState === ws.OPEN) send(JSON.stringify({ type: 'error', ...body, ...(ref === undefined ? {} : { ref }) }));
     };
     const work = async () => {
       working = true;
