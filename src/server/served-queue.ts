@@ -6,6 +6,7 @@ import type { Span } from '@opentelemetry/api';
 import * as hdr from 'hdr-histogram-js';
 import {
   type Completion,
+  DEFAULT_OPTIONS,
   type MessageKey,
   NotFoundError,
   NotReadyError,
@@ -82,6 +83,7 @@ export class ServedQueue {
   private lastTick = { at: performance.now(), done: 0 };
   private ticker: NodeJS.Timeout | undefined;
   private pumping: Promise<void> = Promise.resolve();
+  private draining = false;
 
   private constructor(
     readonly name: string,
@@ -98,7 +100,11 @@ export class ServedQueue {
 
   static async open(name: string, options: ServedQueueOptions, metrics: ServerMetrics, eventLogSize: number, statsIntervalMs: number) {
     const { whenResultsFull: _w, retainResults: _r, maxBatch: _m, ...queueOptions } = options;
-    const served = new ServedQueue(name, await open(queueOptions), options, metrics, eventLogSize);
+    // The server takes completions from the queue as they come and keeps its own `retainResults`; the
+    // queue's own store need only hold what arrives between two pump passes.
+    const capacity = queueOptions.capacity ?? DEFAULT_OPTIONS.capacity;
+    const queue = await open({ maxRetainedResults: capacity, ...queueOptions });
+    const served = new ServedQueue(name, queue, options, metrics, eventLogSize);
     served.pumping = served.pump();
     served.ticker = setInterval(() => served.publishStats(), statsIntervalMs);
     served.ticker.unref();
@@ -200,7 +206,7 @@ export class ServedQueue {
   private async pump(): Promise<void> {
     for await (const c of this.queue.completions({ batch: 512 })) {
       this.deliver(c);
-      while (!this.evict && this.results.size >= this.retainLimit) {
+      while (!this.evict && !this.draining && this.results.size >= this.retainLimit) {
         await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
       }
     }
@@ -299,6 +305,10 @@ export class ServedQueue {
    * clients to read the results still held. Returns what could not be handed over, for the log.
    */
   async drain(deadline: number): Promise<{ unread: number[]; undelivered: number[] }> {
+    // While draining, the pump no longer waits for unread results to be taken: the ring must empty, and
+    // what it still holds is bounded by its capacity.
+    this.draining = true;
+    for (const wake of this.spaceWaiters.splice(0)) wake();
     const report = await this.queue.shutdown({ timeoutMs: Math.max(0, deadline - Date.now()) });
     await this.pumping;
     if (this.ticker) clearInterval(this.ticker);

@@ -186,3 +186,48 @@ describe('gpuqueue serve over HTTP', () => {
     assert.match(text, /^gpuqueue_http_rejected_total\{queue="default",code="INVALID_ARG"\} [1-9]/m);
   });
 });
+
+describe('gpuqueue serve: unread results', () => {
+  let s: RunningServer;
+  before(async () => {
+    s = await startServer({
+      queues: {
+        strict: smallQueue({ capacity: 8, retainResults: 8 }),
+        loose: smallQueue({ capacity: 8, retainResults: 4, whenResultsFull: 'evict-oldest' }),
+      },
+    });
+  });
+  after(() => s.close());
+
+  const enqueueUntilFull = async (queue: string) => {
+    const ids: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const res = await postBytes(`${s.url}/queues/${queue}/messages`, Buffer.from([i]));
+      if (res.status !== 202) return { ids, refused: res };
+      ids.push(((await res.json()) as { id: number }).id);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return { ids, refused: undefined };
+  };
+
+  it('backpressure (default): when unread results pile up the queue fills and refuses, and reading frees room', async () => {
+    const { ids, refused } = await enqueueUntilFull('strict');
+    assert.ok(refused, 'the queue fills once 8 results wait unread');
+    assert.equal(refused.status, 429);
+    // At most: 8 unread kept by the server, 8 in the queue's own store, 8 in the ring, 8 in a pump pass.
+    assert.ok(ids.length >= 8 && ids.length <= 4 * 8, `${ids.length} accepted`);
+    for (const id of ids) assert.equal((await fetch(`${s.url}/queues/strict/results/${id}?timeoutMs=5000`)).status, 200, `result ${id}`);
+    assert.equal((await postBytes(`${s.url}/queues/strict/messages`, Buffer.from('again'))).status, 202);
+  });
+
+  it('evict-oldest: keeps accepting and forgets the oldest unread results, counting them', async () => {
+    const { ids: first } = (await (
+      await postBytes(`${s.url}/queues/loose/batch?timeoutMs=5000`, frames(Array.from({ length: 8 }, () => Buffer.from('a'))))
+    ).json()) as { ids: number[] };
+    const last = first.at(-1) as number;
+    assert.equal((await fetch(`${s.url}/queues/loose/results/${last}?timeoutMs=5000`)).status, 200);
+    assert.equal((await fetch(`${s.url}/queues/loose/results/${first[0]}?timeoutMs=0`)).status, 404);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    assert.match(metrics, /^gpuqueue_results_evicted_total\{queue="loose",engine="cpu"\} [1-9]/m);
+  });
+});
