@@ -12,6 +12,7 @@ describe('gpuqueue serve over HTTP', () => {
         default: smallQueue(),
         sums: smallQueue({ handler: 'checksum', slotBytes: 1024 }),
         slow: smallQueue({ capacity: 4, handler: { name: 'slow', inner: 'echo', delayUs: 200_000 } }),
+        failing: smallQueue({ maxRetries: 1, handler: { name: 'fault', inner: 'echo', failRate: 1 } }),
       },
     });
   });
@@ -75,6 +76,7 @@ describe('gpuqueue serve over HTTP', () => {
         ['default', 256],
         ['sums', 1024],
         ['slow', 256],
+        ['failing', 256],
       ],
     );
     // The same 600 bytes are too large for the default queue.
@@ -160,11 +162,34 @@ describe('gpuqueue serve over HTTP', () => {
     assert.equal(r.status, 200);
   });
 
+  it('ends a message that keeps failing as a dead-letter result, listed by /dead-letters with its payload', async () => {
+    const { id } = (await (await postBytes(`${s.url}/queues/failing/messages`, Buffer.from('doomed'))).json()) as { id: number };
+    const c = (await (await fetch(`${s.url}/queues/failing/results/${id}?timeoutMs=5000`)).json()) as {
+      status: string;
+      attempts: number;
+      reason: string;
+    };
+    assert.equal(c.status, 'dead-letter');
+    assert.equal(c.attempts, 2);
+    assert.ok(c.reason.length > 0);
+    const letters = (await (await fetch(`${s.url}/queues/failing/dead-letters`)).json()) as { id: number; payload: string }[];
+    assert.deepEqual(
+      letters.map((d) => [d.id, Buffer.from(d.payload, 'base64').toString()]),
+      [[id, 'doomed']],
+    );
+    assert.deepEqual(await (await fetch(`${s.url}/queues/failing/dead-letters`)).json(), [], 'taken once');
+  });
+
   it('answers /healthz and /readyz', async () => {
     assert.deepEqual(await (await fetch(`${s.url}/healthz`)).json(), { status: 'ok' });
     const ready = await fetch(`${s.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(((await ready.json()) as { queues: unknown }).queues, { default: 'ready', sums: 'ready', slow: 'ready' });
+    assert.deepEqual(((await ready.json()) as { queues: unknown }).queues, {
+      default: 'ready',
+      sums: 'ready',
+      slow: 'ready',
+      failing: 'ready',
+    });
   });
 
   it('exposes Prometheus metrics per queue and engine', async () => {

@@ -21,6 +21,7 @@ describe('gpuqueue serve: events and WebSocket', () => {
       queues: {
         default: smallQueue(),
         slow: smallQueue({ capacity: 8, slotBytes: 65536, handler: { name: 'slow', inner: 'checksum', delayUs: 2000 } }),
+        slower: smallQueue({ capacity: 8, handler: { name: 'slow', inner: 'echo', delayUs: 100_000 } }),
       },
     });
   });
@@ -117,6 +118,23 @@ describe('gpuqueue serve: events and WebSocket', () => {
     const data = got.filter((f) => f.type === 'completion').map((f) => Buffer.from(f.data, 'base64').toString());
     assert.deepEqual(data.sort(), ['binary', 'json']);
     assert.equal(got.find((f) => f.type === 'error')?.code, 'INVALID_ARG');
+  });
+
+  it('keeps the results of a WebSocket that closed before its messages completed, for GET', async () => {
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/queues/slower/socket`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const ids: number[] = [];
+    const accepted = new Promise<void>((resolve) =>
+      ws.on('message', (data) => {
+        const f = JSON.parse(String(data)) as CompletionFrame;
+        if (f.type === 'accepted') ids.push(f.id);
+        if (ids.length === 5) resolve();
+      }),
+    );
+    for (let i = 0; i < 5; i++) ws.send(Buffer.from([i]));
+    await accepted;
+    ws.terminate();
+    for (const id of ids) assert.equal((await fetch(`${s.url}/queues/slower/results/${id}?timeoutMs=5000`)).status, 200, `result ${id}`);
   });
 
   it('stops reading a WebSocket while the queue is full, and loses nothing', async () => {
