@@ -52,7 +52,17 @@ export class GpuQueueServer {
   /** Opens the queues and builds the app; `listen()` starts serving. */
   static async create(options: ServeOptions): Promise<GpuQueueServer> {
     const config = resolveServeOptions(options);
-    const log = pino({ level: config.logLevel, redact: ['req.headers.authorization'], base: { service: 'gpuqueue' } });
+    const log = pino({
+      level: config.logLevel,
+      base: { service: 'gpuqueue' },
+      // Tokens never reach the log: no headers are logged, and ?access_token= is masked in URLs.
+      serializers: {
+        req: (req: { method?: string; url?: string }) => ({
+          method: req.method,
+          url: req.url?.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'),
+        }),
+      },
+    });
     const metrics = new ServerMetrics();
     const queues = new Map<string, ServedQueue>();
     try {
