@@ -58,6 +58,8 @@ describe('gpuqueue serve: SIGTERM', () => {
       assert.equal(refused.status, 503);
       assert.equal(((await refused.json()) as { code: string }).code, 'SHUTDOWN');
     }
+    const ready = await fetch(`${url}/readyz`).catch((e: Error) => e);
+    if (!(ready instanceof Error)) assert.equal(ready.status, 503, 'not ready while draining');
     const settled = await Promise.all(results);
     for (const [i, [status, body]] of settled.entries()) {
       assert.equal(status, 200, `message ${ids[i]}: ${JSON.stringify(body)}`);
