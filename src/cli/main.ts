@@ -5,6 +5,7 @@ import { GpuQueueError } from '../index.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { packageVersion } from './package-root.js';
+import { serveCommand } from './serve.js';
 import { workerCommand } from './worker.js';
 
 const program = new Command('gpuqueue')
@@ -12,7 +13,8 @@ const program = new Command('gpuqueue')
   .version(packageVersion())
   .addCommand(demoCommand())
   .addCommand(benchCommand())
-  .addCommand(workerCommand());
+  .addCommand(workerCommand())
+  .addCommand(serveCommand());
 
 try {
   await program.parseAsync();

@@ -5,8 +5,11 @@ import { after, before } from 'node:test';
 import { BACKENDS } from '../../src/core/options.js';
 import { RedisWorker } from '../../src/engines/redis/worker.js';
 import type { QueueOptions } from '../../src/index.js';
+import { exitWhenDone } from '../support/exit-when-done.js';
 import { deleteQueueKeys, redisUnreachableReason, SHARED_REDIS_URL, uniqueQueueName } from '../support/redis-server.js';
 import { runContractSuite } from './contract-suite.js';
+
+exitWhenDone();
 
 const name = uniqueQueueName('contract');
 // One partition: some cases put `capacity` messages of one key into the queue, which needs one shard

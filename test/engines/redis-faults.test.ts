@@ -9,7 +9,10 @@ import { BACKENDS } from '../../src/core/options.js';
 import { deadKey, GROUP, streamKey } from '../../src/engines/redis/keys.js';
 import { RedisWorker } from '../../src/engines/redis/worker.js';
 import { type Completion, fnv1a, HandlerStatus, open, type Queue, type QueueOptions } from '../../src/index.js';
+import { exitWhenDone } from '../support/exit-when-done.js';
 import { PrivateRedis, redisServerMissingReason, startWorkerProcess, uniqueQueueName } from '../support/redis-server.js';
+
+exitWhenDone();
 
 const skip =
   (await redisServerMissingReason()) ??
@@ -47,7 +50,7 @@ async function assertNothingLeft(url: string, name: string, partitions: number):
   }
 }
 
-describe('redis engine faults', { skip: skip ?? false, timeout: 90_000 }, () => {
+describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () => {
   it('a worker killed with SIGKILL mid-batch: another worker finishes its messages, in key order, each completed once', async () => {
     const redis = await PrivateRedis.start();
     const name = uniqueQueueName('kill');

@@ -8,7 +8,10 @@ import { doneKey, GROUP, inboxKey, streamKey } from '../../src/engines/redis/key
 import { resolveRedisOptions } from '../../src/engines/redis/options.js';
 import { runScript, scripts } from '../../src/engines/redis/scripts.js';
 import { packBatch, packResults, unpackBatch, unpackResults } from '../../src/engines/redis/wire.js';
+import { exitWhenDone } from '../support/exit-when-done.js';
 import { deleteQueueKeys, redisUnreachableReason, SHARED_REDIS_URL, uniqueQueueName } from '../support/redis-server.js';
+
+exitWhenDone();
 
 describe('redis entry format', () => {
   it('packs and unpacks batches and results bit for bit, ids above 2^32 included', () => {
