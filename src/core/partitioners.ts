@@ -21,7 +21,19 @@ const encoder = new TextEncoder();
 
 /** 32-bit FNV-1a of a key (numbers hash their decimal text), the value stored in a slot's KEY_HASH. */
 export function hashKey(key: string | number): number {
-  const bytes = encoder.encode(typeof key === 'number' ? String(key) : key);
+  const text = typeof key === 'number' ? String(key) : key;
+  // ASCII keys (the usual case) hash their char codes, which are their UTF-8 bytes: no encoder allocation.
+  let h = FNV_OFFSET;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return hashUtf8(text);
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  return h >>> 0;
+}
+
+function hashUtf8(text: string): number {
+  const bytes = encoder.encode(text);
   let h = FNV_OFFSET;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ (bytes[i] as number), FNV_PRIME);
   return h >>> 0;

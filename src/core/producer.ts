@@ -90,13 +90,13 @@ export class Producer {
     if (this.ring.control(Control.CLOSED) === 1) throw new ShutdownError();
   }
 
-  private shardOf(key: MessageKey | undefined): number {
+  private shardOf(key: MessageKey | undefined, keyHash = key === undefined ? 0 : hashKey(key)): number {
     if (key === undefined) {
       const s = this.nextShard;
       this.nextShard = s + 1 === this.shards ? 0 : s + 1;
       return s;
     }
-    return this.partitioner.partition(key, hashKey(key));
+    return this.partitioner.partition(key, keyHash);
   }
 
   // ---- fail-fast ----
@@ -108,7 +108,8 @@ export class Producer {
     this.checkOpen();
     if (this.waiting.length > 0) throw new QueueFullError(this.fullMessage('earlier enqueue calls are still waiting for space'));
     // A keyed message has one shard; an unkeyed one takes the first shard with room, round robin.
-    let shard = this.shardOf(k);
+    const keyHash = k === undefined ? 0 : hashKey(k);
+    let shard = this.shardOf(k, keyHash);
     let position = this.ring.claim(shard, 1);
     for (let tried = 1; position < 0 && k === undefined && tried < this.shards; tried++) {
       shard = this.shardOf(undefined);
@@ -117,7 +118,7 @@ export class Producer {
     if (position < 0)
       throw new QueueFullError(this.fullMessage(k === undefined ? 'every shard is full' : `shard ${shard}, where this key goes, is full`));
     const id = this.ring.takeIds(1);
-    this.ring.write(shard, position, bytes, id, k === undefined ? 0 : hashKey(k), k !== undefined, wallClockMs());
+    this.ring.write(shard, position, bytes, id, keyHash, k !== undefined, wallClockMs());
     this.ring.publish(shard, position, 1);
     return id;
   }
@@ -217,22 +218,15 @@ export class Producer {
     for (let i = 0; i < n; i++) {
       if (p.done[i] === 1) continue;
       const key: MessageKey | undefined = p.keys[i];
-      const shard = key === undefined ? this.shardOf(undefined) : this.partitioner.partition(key, hashKey(key));
+      const keyHash: number = key === undefined ? 0 : hashKey(key);
+      const shard = key === undefined ? this.shardOf(undefined) : this.partitioner.partition(key, keyHash);
       if (blocked[shard]) continue;
       const position = this.ring.claim(shard, 1);
       if (position < 0) {
         if (key !== undefined) blocked[shard] = true;
         continue;
       }
-      this.ring.write(
-        shard,
-        position,
-        p.payloads[i] as Uint8Array,
-        p.ids[i] as number,
-        key === undefined ? 0 : hashKey(key),
-        key !== undefined,
-        enqueuedAt,
-      );
+      this.ring.write(shard, position, p.payloads[i] as Uint8Array, p.ids[i] as number, keyHash, key !== undefined, enqueuedAt);
       this.ring.publish(shard, position, 1);
       p.done[i] = 1;
       p.left--;
