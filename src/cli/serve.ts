@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { HandlerOption } from '../index.js';
-import { serve } from '../server/app.js';
 import { readConfigFile, type ServedQueueOptions, type ServeOptions } from '../server/config.js';
 
 export interface ServeCommandOptions {
@@ -99,6 +98,8 @@ export function serveCommand(): Command {
     .option('--drain-timeout-ms <ms>', 'how long SIGTERM waits for in-flight messages and unread results (default: 30000)')
     .option('--stats-interval-ms <ms>', 'how often stats events are published (default: 1000)')
     .action(async (flags: ServeCommandOptions) => {
+      // Loaded here, not at the top: every other command starts without Fastify and its plugins.
+      const { serve } = await import('../server/app.js');
       const { server, url } = await serve(serveOptionsFrom(flags));
       console.log(`gpuqueue serve: listening on ${url} (queues: ${[...server.queues.keys()].join(', ')}; dashboard ${url}/dashboard/)`);
       await new Promise<void>((resolve) => {
