@@ -2,8 +2,7 @@
 // messages, decided by id like `fault`, for the first `crashAttempts` attempts. It exists to test that a
 // dying consumer loses nothing: the message is re-run elsewhere, and one that keeps killing consumers is
 // dead-lettered (CONSUMER_DIED) after 1 + maxRetries attempts.
-import { describeValue, InvalidArgumentError } from '../../core/errors.js';
-import { faultHash, faultThreshold } from '../fault/fault.js';
+import { checkByIdSelection, faultHash, faultThreshold } from '../fault/fault.js';
 import type { HandlerDefinition, HandlerParams } from '../handler.js';
 
 export interface CrashParams extends HandlerParams {
@@ -22,23 +21,15 @@ export const crash: HandlerDefinition<CrashParams> = {
   summary: 'wraps `inner`; kills its consumer on a `crashRate` fraction of messages (by id) for `crashAttempts` attempts',
   wrapsInner: true,
   params: (input) => {
-    const crashRate = input.crashRate ?? 0.001;
-    if (typeof crashRate !== 'number' || !(crashRate >= 0 && crashRate <= 1)) {
-      throw new InvalidArgumentError(`crash handler: crashRate must be a number from 0 to 1; got ${describeValue(crashRate)}`);
-    }
-    const crashAttempts = input.crashAttempts ?? 1;
-    if (
-      typeof crashAttempts !== 'number' ||
-      !(crashAttempts === Number.POSITIVE_INFINITY || (Number.isInteger(crashAttempts) && crashAttempts >= 0))
-    ) {
-      throw new InvalidArgumentError(
-        `crash handler: crashAttempts must be an integer ≥ 0 or Infinity; got ${describeValue(crashAttempts)}`,
-      );
-    }
-    const seed = input.seed ?? 1;
-    if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-      throw new InvalidArgumentError(`crash handler: seed must be an integer from 0 to 2^32 - 1; got ${describeValue(seed)}`);
-    }
+    const {
+      rate: crashRate,
+      attempts: crashAttempts,
+      seed,
+    } = checkByIdSelection('crash', input, {
+      rate: ['crashRate', 0.001],
+      attempts: ['crashAttempts', 1],
+      seed: 1,
+    });
     return { inner: input.inner as CrashParams['inner'], crashRate, crashAttempts, seed };
   },
   js: (p, inner) => {

@@ -31,26 +31,48 @@ export function faultFails(id: number, attempt: number, p: Pick<FaultParams, 'fa
   return attempt < p.failAttempts && faultHash(id, p.seed) < faultThreshold(p.failRate);
 }
 
+/**
+ * The parameters shared by handlers that pick messages by id (fault, crash): a rate from 0 to 1, how many
+ * attempts are hit (an integer or Infinity) and a 32-bit seed, each checked with a message naming it.
+ */
+export function checkByIdSelection(
+  handler: string,
+  input: HandlerParams,
+  names: { rate: [string, number]; attempts: [string, number]; seed: number },
+): { rate: number; attempts: number; seed: number } {
+  const [rateName, rateDefault] = names.rate;
+  const rate = input[rateName] ?? rateDefault;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) {
+    throw new InvalidArgumentError(`${handler} handler: ${rateName} must be a number from 0 to 1; got ${describeValue(rate)}`);
+  }
+  const [attemptsName, attemptsDefault] = names.attempts;
+  const attempts = input[attemptsName] ?? attemptsDefault;
+  if (typeof attempts !== 'number' || !(attempts === Number.POSITIVE_INFINITY || (Number.isInteger(attempts) && attempts >= 0))) {
+    throw new InvalidArgumentError(
+      `${handler} handler: ${attemptsName} must be an integer ≥ 0 or Infinity; got ${describeValue(attempts)}`,
+    );
+  }
+  const seed = input.seed ?? names.seed;
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= TWO_POW_32) {
+    throw new InvalidArgumentError(`${handler} handler: seed must be an integer from 0 to 2^32 - 1; got ${describeValue(seed)}`);
+  }
+  return { rate, attempts, seed };
+}
+
 export const fault: HandlerDefinition<FaultParams> = {
   name: 'fault',
   summary: 'wraps `inner`; fails a `failRate` fraction of messages (by id) for `failAttempts` attempts',
   wrapsInner: true,
   params: (input) => {
-    const failRate = input.failRate ?? 0.01;
-    if (typeof failRate !== 'number' || !(failRate >= 0 && failRate <= 1)) {
-      throw new InvalidArgumentError(`fault handler: failRate must be a number from 0 to 1; got ${describeValue(failRate)}`);
-    }
-    const failAttempts = input.failAttempts ?? Number.POSITIVE_INFINITY;
-    if (
-      typeof failAttempts !== 'number' ||
-      !(failAttempts === Number.POSITIVE_INFINITY || (Number.isInteger(failAttempts) && failAttempts >= 0))
-    ) {
-      throw new InvalidArgumentError(`fault handler: failAttempts must be an integer ≥ 0 or Infinity; got ${describeValue(failAttempts)}`);
-    }
-    const seed = input.seed ?? 0;
-    if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= TWO_POW_32) {
-      throw new InvalidArgumentError(`fault handler: seed must be an integer from 0 to 2^32 - 1; got ${describeValue(seed)}`);
-    }
+    const {
+      rate: failRate,
+      attempts: failAttempts,
+      seed,
+    } = checkByIdSelection('fault', input, {
+      rate: ['failRate', 0.01],
+      attempts: ['failAttempts', Number.POSITIVE_INFINITY],
+      seed: 0,
+    });
     return { inner: input.inner as FaultParams['inner'], failRate, failAttempts, seed };
   },
   js: (p, inner) => {
