@@ -121,4 +121,31 @@ __device__ __forceinline__ void st_release_sys(uint32_t* p, uint32_t v) {
 __device__ __forceinline__ void st_relaxed_sys(uint32_t* p, uint32_t v) { *reinterpret_cast<volatile uint32_t*>(p) = v; }
 #endif
 
+// Device-memory (L2) orderings, GPU scope: for words only GPU threads share (the watcher's broadcast of
+// STOP and PAUSED to the blocks), where the system scope's PCIe round trip buys nothing.
+
+/// Load, acquire, GPU scope: later loads see what the storing block wrote before its release.
+__device__ __forceinline__ uint32_t ld_acquire_gpu(const uint32_t* p) {
+  uint32_t v;
+  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+/// Load, relaxed, GPU scope: a fresh value from L2, ordering nothing else.
+__device__ __forceinline__ uint32_t ld_relaxed_gpu(const uint32_t* p) {
+  uint32_t v;
+  asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+/// Store, release, GPU scope: everything this thread wrote before is visible to a GPU-scope acquire of it.
+__device__ __forceinline__ void st_release_gpu(uint32_t* p, uint32_t v) {
+  asm volatile("st.release.gpu.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
+}
+
+/// Store, relaxed, GPU scope: a value other blocks poll, ordering nothing.
+__device__ __forceinline__ void st_relaxed_gpu(uint32_t* p, uint32_t v) {
+  asm volatile("st.relaxed.gpu.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
+}
+
 }  // namespace gq

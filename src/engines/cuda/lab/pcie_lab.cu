@@ -4,6 +4,8 @@
 // poller per block would, until block 0 is done.
 #include <stdint.h>
 
+#include "../kernels/slot_layout.cuh"
+
 struct LabParams {
   uint32_t test;
   uint32_t iters;
@@ -19,30 +21,13 @@ __device__ __forceinline__ uint64_t now_ns() {
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
   return t;
 }
-__device__ __forceinline__ uint32_t ld_relaxed_sys(const uint32_t* p) {
-  uint32_t v;
-  asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ uint32_t ld_acquire_sys(const uint32_t* p) {
-  uint32_t v;
-  asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void st_relaxed_sys(uint32_t* p, uint32_t v) {
-  asm volatile("st.relaxed.sys.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
-}
-__device__ __forceinline__ void st_release_sys(uint32_t* p, uint32_t v) {
-  asm volatile("st.release.sys.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
-}
-__device__ __forceinline__ uint32_t ld_relaxed_gpu(const uint32_t* p) {
-  uint32_t v;
-  asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void st_relaxed_gpu(uint32_t* p, uint32_t v) {
-  asm volatile("st.relaxed.gpu.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");
-}
+// The ordering helpers are the engine's own (slot_layout.cuh), so the lab measures exactly them.
+using gq::ld_acquire_sys;
+using gq::ld_relaxed_sys;
+using gq::st_release_sys;
+using gq::st_relaxed_sys;
+using gq::ld_relaxed_gpu;
+using gq::st_relaxed_gpu;
 }  // namespace
 
 // Host layout (bytes): 0..4095 timed words; 4096 results (u64 ns total, u64 sink); 8192 + 128 b: noise lines.
