@@ -29,6 +29,8 @@ export {
 } from './core/partitioners.js';
 export type { EnqueueBatchOptions, EnqueueOptions, MessageKey } from './core/producer.js';
 export type { LatencySummary, QueueStats } from './core/stats.js';
+export type { EngineDiagnosis } from './engines/diagnose.js';
+export { diagnoseEngines } from './engines/diagnose.js';
 export type { RedisOptions } from './engines/redis/options.js';
 export { DEFAULT_REDIS_OPTIONS } from './engines/redis/options.js';
 export type { RedisWorkerOptions, RedisWorkerStats } from './engines/redis/worker.js';

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { GpuQueueError } from '../index.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { doctorCommand } from './doctor.js';
 import { packageVersion } from './package-root.js';
 import { serveCommand } from './serve.js';
 import { workerCommand } from './worker.js';
@@ -13,6 +14,7 @@ const program = new Command('gpuqueue')
   .version(packageVersion())
   .addCommand(demoCommand())
   .addCommand(benchCommand())
+  .addCommand(doctorCommand())
   .addCommand(workerCommand())
   .addCommand(serveCommand());
 

@@ -1,0 +1,69 @@
+// What this machine offers each engine, for `gpuqueue doctor`: the CUDA device (or exactly why there is
+// none), the WebGPU adapter (or what Dawn saw), what `auto` would pick, and a config to start from.
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import type { CudaDeviceInfo } from './cuda/driver/probe.js';
+import { probeCuda } from './cuda/driver/probe.js';
+import { cudaReady } from './cuda/plan.js';
+import type { WebGpuAdapterDescription } from './webgpu/dawn.js';
+import { probeWebGpuForAuto } from './webgpu/plan.js';
+
+export interface EngineDiagnosis {
+  node: string;
+  platform: string;
+  cpu: { model: string; cores: number };
+  memoryBytes: number;
+  cuda: { usable: true; device: CudaDeviceInfo; kernelsBuilt: boolean } | { usable: false; reason: string };
+  webgpu: { usable: true; adapter: WebGpuAdapterDescription } | { usable: false; reason: string };
+  /** The engine `backend: 'auto'` takes here for the built-in handlers. */
+  auto: 'cuda' | 'webgpu' | 'cpu';
+  recommended: { backend: string; options: Record<string, unknown>; why: string };
+}
+
+export async function diagnoseEngines(): Promise<EngineDiagnosis> {
+  const cores = availableParallelism();
+  const cudaProbe = probeCuda();
+  const cuda: EngineDiagnosis['cuda'] = cudaProbe.usable
+    ? { usable: true, device: cudaProbe.device, kernelsBuilt: cudaReady() }
+    : { usable: false, reason: cudaProbe.reason };
+  const webgpu = await probeWebGpuForAuto();
+  const auto = cuda.usable && cuda.kernelsBuilt ? 'cuda' : webgpu.usable && !webgpu.adapter.software ? 'webgpu' : 'cpu';
+  return {
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpu: { model: cpus()[0]?.model ?? 'unknown', cores },
+    memoryBytes: totalmem(),
+    cuda,
+    webgpu,
+    auto,
+    recommended: recommend(auto, cores, cuda),
+  };
+}
+
+function recommend(auto: EngineDiagnosis['auto'], cores: number, cuda: EngineDiagnosis['cuda']): EngineDiagnosis['recommended'] {
+  if (auto === 'cuda') {
+    return {
+      backend: 'cuda',
+      options: { backend: 'auto', capacity: 4096, slotBytes: 2048, fallback: 'cpu' },
+      why: 'a persistent kernel on this GPU; produce from several worker threads (attachProducer) to feed it, and let cpu workers take over if the GPU faults',
+    };
+  }
+  if (cuda.usable && !cuda.kernelsBuilt) {
+    return {
+      backend: 'cpu',
+      options: { backend: 'auto', capacity: 4096, workers: Math.max(1, cores - 1) },
+      why: 'a usable GPU, but no built kernels: run `npm run build:kernels` (needs nvcc) and auto will take cuda',
+    };
+  }
+  if (auto === 'webgpu') {
+    return {
+      backend: 'webgpu',
+      options: { backend: 'auto', capacity: 8192, slotBytes: 2048 },
+      why: 'batched WGSL dispatch: best with enqueueBatch and large batches (a lone message costs about one submit + map)',
+    };
+  }
+  return {
+    backend: 'cpu',
+    options: { backend: 'auto', capacity: 4096, workers: Math.max(1, cores - 1) },
+    why: `worker threads; ${cores} core${cores === 1 ? '' : 's'} here, one left for the thread that produces and harvests`,
+  };
+}
