@@ -17,7 +17,7 @@ import { Harvester } from './core/harvester.js';
 import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
 import { type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
-import { Control, computeLayout, SlotHeader, SlotState, slotByteOffset } from './core/slot-layout.js';
+import { Control, computeLayout, SlotHeader, SlotState } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
 import type { Engine } from './engines/engine.js';
@@ -446,34 +446,22 @@ export class Queue implements AsyncDisposable {
 
   /** Whether a message with this id sits in the ring (O(depth): only on slow paths). */
   private inRing(id: number): boolean {
-    const { layout } = this.ring;
-    for (let s = 0; s < layout.shards; s++) {
-      const tail = this.ring.harvestTail(s);
-      const depth = this.ring.depth(s);
-      for (let i = 0; i < depth; i++) {
-        const off = slotByteOffset(layout, s, (tail + i) | 0);
-        if (this.ring.field(off, SlotHeader.STATE) !== SlotState.EMPTY && this.ring.idAt(off) === id) return true;
-      }
+    for (const off of this.ring.unharvestedSlots()) {
+      if (this.ring.field(off, SlotHeader.STATE) !== SlotState.EMPTY && this.ring.idAt(off) === id) return true;
     }
     return false;
   }
 
   private collectUndelivered(): UndeliveredMessage[] {
     const out: UndeliveredMessage[] = [];
-    const { layout } = this.ring;
-    for (let s = 0; s < layout.shards; s++) {
-      const tail = this.ring.harvestTail(s);
-      const depth = this.ring.depth(s);
-      for (let i = 0; i < depth; i++) {
-        const off = slotByteOffset(layout, s, (tail + i) | 0);
-        const state = this.ring.field(off, SlotHeader.STATE);
-        if (state === SlotState.READY || state === SlotState.INFLIGHT) {
-          out.push({
-            id: this.ring.idAt(off),
-            payload: this.ring.payloadAt(off).slice(),
-            state: state === SlotState.READY ? 'queued' : 'in-flight',
-          });
-        }
+    for (const off of this.ring.unharvestedSlots()) {
+      const state = this.ring.field(off, SlotHeader.STATE);
+      if (state === SlotState.READY || state === SlotState.INFLIGHT) {
+        out.push({
+          id: this.ring.idAt(off),
+          payload: this.ring.payloadAt(off).slice(),
+          state: state === SlotState.READY ? 'queued' : 'in-flight',
+        });
       }
     }
     return out;

@@ -171,6 +171,15 @@ export class SlotRing {
     return Atomics.load(this.i32, shardWord(shard, ShardControl.HARVEST_TAIL));
   }
 
+  /** Byte offsets of every claimed slot not yet harvested, shard by shard in position order (slow paths only). */
+  *unharvestedSlots(): Generator<number> {
+    for (let s = 0; s < this.layout.shards; s++) {
+      const tail = this.harvestTail(s);
+      const depth = this.depth(s);
+      for (let i = 0; i < depth; i++) yield slotByteOffset(this.layout, s, (tail + i) | 0);
+    }
+  }
+
   /** The state of the slot at a position (an acquire: when DONE, its result is visible). */
   stateAt(shard: number, position: number): number {
     return Atomics.load(this.i32, (slotByteOffset(this.layout, shard, position) >> 2) + SlotHeader.STATE);
