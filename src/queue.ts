@@ -377,6 +377,7 @@ export class Queue implements AsyncDisposable {
       deadLetterRecordsDropped: this.store.deadLettersDropped,
       latency: s.latency(),
       timeToReadyMs: Math.round(this.timeToReadyMs * 100) / 100,
+      ...heartbeatAge(this.engine),
       ...(this.fault ? { fault: this.fault.message } : {}),
       ...(this.fellBackFrom ? { fellBackFrom: this.fellBackFrom } : {}),
     };
@@ -512,4 +513,10 @@ export class Queue implements AsyncDisposable {
 /** Opens a queue: checks the options, builds the ring, starts the engine. */
 export function open(options?: QueueOptions): Promise<Queue> {
   return Queue.open(options);
+}
+
+/** The engine's heartbeat age, when it has one (GPU engines), as a stats field. */
+function heartbeatAge(engine: Engine): { heartbeatAgeMs?: number } {
+  const age = engine.heartbeatAgeMs?.();
+  return age === undefined ? {} : { heartbeatAgeMs: Math.round(age) };
 }

@@ -21,9 +21,19 @@ function rows(d: EngineDiagnosis): [string, string][] {
     out.push(['cuda', `unusable: ${d.cuda.reason}`]);
   }
   out.push([
+    'nvrtc',
+    d.nvrtc.usable ? `${d.nvrtc.version} (${d.nvrtc.path}): handler 'cuda' (CUDA source) can compile` : `unusable: ${d.nvrtc.reason}`,
+  ]);
+  out.push([
     'webgpu',
     d.webgpu.usable ? `${d.webgpu.adapter.name}${d.webgpu.adapter.software ? ' (software)' : ''}` : `unusable: ${d.webgpu.reason}`,
   ]);
+  for (const a of d.webgpuAdapters) {
+    const limits = Object.entries(a.limits)
+      .map(([k, v]) => `${k} ${v >= 2 ** 20 ? `${Math.round(v / 2 ** 20)} MiB` : v}`)
+      .join(', ');
+    out.push([`  adapter`, `${a.name}${a.software ? ' (software)' : ''}, found by ${a.foundBy.join(' / ')}: ${limits}`]);
+  }
   out.push(['auto picks', d.auto]);
   out.push(['recommended', `${JSON.stringify(d.recommended.options)}: ${d.recommended.why}`]);
   return out;

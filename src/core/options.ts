@@ -44,6 +44,12 @@ export interface QueueOptions {
    * **Default:** `'none'`
    */
   fallback?: 'none' | 'cpu';
+  /**
+   * A GPU engine whose consumers stop making progress for this long (a handler that never returns, a hung
+   * GPU: the cuda kernel's heartbeat stops) is failed, as a lost context is (see `fallback`). Set it above
+   * the longest a handler may run on one batch. **Default:** `10000`
+   */
+  watchdogMs?: number;
   /** The redis engine's connection and protocol settings, checked by that engine (docs/redis.md). */
   redis?: Record<string, unknown>;
 }
@@ -61,6 +67,7 @@ export const DEFAULT_OPTIONS = {
   pollSpinUs: 20,
   consumerSpinUs: 200,
   fallback: 'none',
+  watchdogMs: 10_000,
 } as const satisfies Partial<Record<keyof QueueOptions | 'retainedResultsPerSlot', unknown>>;
 
 export const LIMITS = {
@@ -69,6 +76,7 @@ export const LIMITS = {
   maxRetries: { min: 0, max: 1000 },
   workers: { min: 1, max: 256 },
   spinUs: { min: 0, max: 1_000_000 },
+  watchdogMs: { min: 100, max: 86_400_000 },
   /** The ring is one SharedArrayBuffer; keep it well under what V8 allows. */
   ringBytes: 4 * 2 ** 30,
 } as const;
@@ -89,6 +97,7 @@ export interface QueueConfig {
   pollSpinUs: number;
   consumerSpinUs: number;
   fallback: 'none' | 'cpu';
+  watchdogMs: number;
   /** Engine-specific options, passed through unchecked here: each engine checks its own (core knows no engine). */
   redis: unknown;
 }
@@ -108,6 +117,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'pollSpinUs',
   'consumerSpinUs',
   'fallback',
+  'watchdogMs',
   'redis',
 ]);
 
@@ -188,6 +198,7 @@ export function resolveOptions(options: unknown): QueueConfig {
       LIMITS.spinUs.max,
     ),
     fallback,
+    watchdogMs: checkInteger('watchdogMs', o.watchdogMs ?? DEFAULT_OPTIONS.watchdogMs, LIMITS.watchdogMs.min, LIMITS.watchdogMs.max),
     redis: o.redis,
   };
   return config;

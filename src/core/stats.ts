@@ -36,6 +36,8 @@ export interface QueueStats {
   latency: LatencySummary;
   /** open() → consumers ready. */
   timeToReadyMs: number;
+  /** GPU engines: ms since the consumers last proved progress (the cuda kernel's heartbeat). */
+  heartbeatAgeMs?: number;
   /** Set when the engine failed. */
   fault?: string;
   /** Set when a GPU engine failed and `fallback: 'cpu'` took over its messages: which engine, and why. */

@@ -1,10 +1,11 @@
 // What this machine offers each engine, for `gpuqueue doctor`: the CUDA device (or exactly why there is
 // none), the WebGPU adapter (or what Dawn saw), what `auto` would pick, and a config to start from.
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import { nvrtcStatus } from './cuda/driver/nvrtc.js';
 import type { CudaDeviceInfo } from './cuda/driver/probe.js';
 import { probeCuda } from './cuda/driver/probe.js';
 import { cudaReady } from './cuda/plan.js';
-import type { WebGpuAdapterDescription } from './webgpu/dawn.js';
+import { listWebGpuAdapters, type WebGpuAdapterDescription, type WebGpuAdapterListing } from './webgpu/dawn.js';
 import { probeWebGpuForAuto } from './webgpu/plan.js';
 
 export interface EngineDiagnosis {
@@ -13,7 +14,12 @@ export interface EngineDiagnosis {
   cpu: { model: string; cores: number };
   memoryBytes: number;
   cuda: { usable: true; device: CudaDeviceInfo; kernelsBuilt: boolean } | { usable: false; reason: string };
+  /** NVRTC (the runtime compiler for `cuda` handlers given as source): its version, or why it can't load. */
+  nvrtc: { usable: true; version: string; path: string } | { usable: false; reason: string };
+  /** The adapter the webgpu engine takes (the high-performance one), or why there is none. */
   webgpu: { usable: true; adapter: WebGpuAdapterDescription } | { usable: false; reason: string };
+  /** Every adapter Dawn hands out here, with the limits that bound a batch. */
+  webgpuAdapters: WebGpuAdapterListing[];
   /** The engine `backend: 'auto'` takes here for the built-in handlers. */
   auto: 'cuda' | 'webgpu' | 'cpu';
   recommended: { backend: string; options: Record<string, unknown>; why: string };
@@ -33,7 +39,9 @@ export async function diagnoseEngines(): Promise<EngineDiagnosis> {
     cpu: { model: cpus()[0]?.model ?? 'unknown', cores },
     memoryBytes: totalmem(),
     cuda,
+    nvrtc: nvrtcStatus(),
     webgpu,
+    webgpuAdapters: await listWebGpuAdapters(),
     auto,
     recommended: recommend(auto, cores, cuda),
   };

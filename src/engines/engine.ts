@@ -39,6 +39,8 @@ export interface Engine {
   describe(): string;
   /** Whether a consumer wakes the owner through HARVEST_DOORBELL (else the owner polls on a timer). */
   readonly wakesOwner: boolean;
+  /** GPU engines: ms since the consumers last proved progress (the kernel's heartbeat), for stats and health. */
+  heartbeatAgeMs?(): number | undefined;
 }
 
 export interface EngineContext {

@@ -25,12 +25,32 @@ const MIN_CPU_SHARD_SLOTS = 16;
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /** The engine for a config: an explicit backend, or for `auto` cuda, then a hardware WebGPU adapter, then cpu. */
+/** Handlers given as source for one engine's compiler: the engine they need. */
+const SOURCE_HANDLERS: Record<string, { engine: string; what: string }> = {
+  wgsl: { engine: 'webgpu', what: 'WGSL source' },
+  cuda: { engine: 'cuda', what: 'CUDA source' },
+};
+
+/** The innermost handler of an option (wrappers name theirs in `inner`). */
+function leafHandlerName(option: QueueConfig['handler']): string {
+  let at: QueueConfig['handler'] = option;
+  while (typeof at !== 'string' && at.inner !== undefined) at = at.inner as QueueConfig['handler'];
+  return typeof at === 'string' ? at : at.name;
+}
+
+/** The engine for a config: an explicit backend, or for `auto` cuda, then a hardware WebGPU adapter, then cpu. */
 export async function planEngine(config: QueueConfig): Promise<EnginePlan> {
-  const plan = await choosePlan(config);
-  const handlerName = typeof config.handler === 'string' ? config.handler : config.handler.name;
-  if (handlerName === 'wgsl' && plan.name !== 'webgpu') {
+  const leaf = leafHandlerName(config.handler);
+  const needs = SOURCE_HANDLERS[leaf];
+  if (needs && config.fallback === 'cpu') {
     throw new InvalidArgumentError(
-      `handler wgsl (WGSL source) runs on the webgpu engine only; this queue's engine is ${plan.name}: use backend 'webgpu'`,
+      `fallback 'cpu' re-runs messages with the handler's JS implementation; handler ${leaf} (${needs.what}) has none: use fallback 'none'`,
+    );
+  }
+  const plan = await choosePlan(config);
+  if (needs && plan.name !== needs.engine) {
+    throw new InvalidArgumentError(
+      `handler ${leaf} (${needs.what}) runs on the ${needs.engine} engine only; this queue's engine is ${plan.name}: use backend '${needs.engine}'`,
     );
   }
   return plan;

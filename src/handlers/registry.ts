@@ -4,6 +4,7 @@ import { describeValue, InvalidArgumentError } from '../core/errors.js';
 import type { HandlerOption } from '../core/options.js';
 import { checksum } from './checksum/checksum.js';
 import { crash } from './crash/crash.js';
+import { cudaSource } from './cuda/cuda.js';
 import { echo } from './echo/echo.js';
 import { fault } from './fault/fault.js';
 import type { HandlerDefinition, HandlerParams, HandlerSpec, JsHandler } from './handler.js';
@@ -20,6 +21,7 @@ const builtins = new Map<string, HandlerDefinition>(
     slow as unknown as HandlerDefinition,
     crash as unknown as HandlerDefinition,
     wgsl as unknown as HandlerDefinition,
+    cudaSource as unknown as HandlerDefinition,
   ].map((d) => [d.name, d]),
 );
 

@@ -23,6 +23,16 @@ test('gpuqueue doctor --json reports every engine, what auto picks and a config 
     assert.ok(d.cuda.reason.length > 20, `an unusable GPU says why: ${d.cuda.reason}`);
   }
   if (!d.webgpu.usable) assert.ok(d.webgpu.reason.length > 0, 'no adapter says why');
+  if (d.webgpu.usable) {
+    // The adapter the engine takes is among those listed, each with the limits that bound a batch.
+    const listed = d.webgpuAdapters.find((a) => a.name === (d.webgpu.usable ? d.webgpu.adapter.name : ''));
+    assert.ok(listed?.foundBy.includes('high-performance'), JSON.stringify(d.webgpuAdapters));
+    for (const a of d.webgpuAdapters) assert.ok((a.limits.maxStorageBufferBindingSize ?? 0) > 0 && (a.limits.maxBufferSize ?? 0) > 0);
+  } else {
+    assert.deepEqual(d.webgpuAdapters, []);
+  }
+  if (d.nvrtc.usable) assert.match(d.nvrtc.version, /^\d+\.\d+$/);
+  else assert.match(d.nvrtc.reason, /libnvrtc|koffi/);
   const expected = d.cuda.usable && d.cuda.kernelsBuilt ? 'cuda' : d.webgpu.usable && !d.webgpu.adapter.software ? 'webgpu' : 'cpu';
   assert.equal(d.auto, expected);
   assert.equal(d.recommended.backend, d.auto);

@@ -11,12 +11,13 @@
 // GPUQUEUE_CUDA_WAKE=poll|watch|legacy (wake mode), GPUQUEUE_CUDA_PUBLISH_WORD (the control word producers
 // bump, for `watch`), GPUQUEUE_CUDA_KERNELS_DIR (another PTX build), GPUQUEUE_CUDA_IDLE_NS (idle nap cap),
 // GPUQUEUE_CUDA_STAGING=global (never stage in shared memory), GPUQUEUE_CUDA_TRACE=1 (room for the phase
-// stamps of a -DGQ_TRACE build; readTrace()).
+// stamps of a -DGQ_TRACE build; readTrace()), GPUQUEUE_CUDA_TIMEOUT_MS (start and stop waits: raise it
+// under compute-sanitizer).
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CudaError, EngineFailedError, EngineUnavailableError } from '../../core/errors.js';
-import { AREA_ALIGN, alignUp, Control } from '../../core/slot-layout.js';
+import { AREA_ALIGN, alignUp, Control, SlotHeader, SlotState } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { CudaDriver } from './driver/driver.js';
 import { loadCudaLibrary } from './driver/library.js';
@@ -25,6 +26,7 @@ import { DeviceAttribute, type NativePointer } from './driver/symbols.js';
 import {
   dynamicSharedBytes,
   handlerLeaf,
+  handlerLeafSpec,
   MAX_CONSUMERS,
   planKernel,
   SCRATCH_STAGING_OFFSET,
@@ -36,6 +38,7 @@ import {
   type WakeModeName,
 } from './launch-params.js';
 import { blockThreadsFor } from './plan.js';
+import { buildUserKernel } from './user-kernel.js';
 
 export interface CudaEngineOptions {
   /** Device ordinal. **Default:** `0` */
@@ -58,6 +61,8 @@ export interface CudaEngineOptions {
 }
 
 const KERNEL = 'gq_persistent_consumer';
+/** The handler name of a user's CUDA source (src/handlers/cuda). */
+const USER_CUDA_HANDLER = 'cuda';
 /**
  * The producers' publish counter (`Control.PUBLISHED` in slot-layout.ts: bumped by SlotRing.publish after
  * the READY stores), when the core has one; GPUQUEUE_CUDA_PUBLISH_WORD names it for experiments.
@@ -105,6 +110,13 @@ export class CudaEngine implements Engine {
   private readonly trace = process.env.GPUQUEUE_CUDA_TRACE === '1';
   private watch: NodeJS.Timeout | undefined;
   private faulted = false;
+  /** The last heartbeat seen, and when (performance.now()): the watchdog reads their age. */
+  private lastBeat = 0;
+  private lastBeatAt = 0;
+  /** Set when the watchdog found the kernel stuck: stop() then resets the context at once (it would never exit). */
+  private stalled = false;
+  /** Where the kernel's PTX came from, for describe(): the build, or NVRTC. */
+  private kernelOrigin = 'built by npm run build:kernels';
 
   constructor(ctx: EngineContext, options: CudaEngineOptions = {}) {
     this.ctx = ctx;
@@ -117,7 +129,7 @@ export class CudaEngine implements Engine {
       device: 0,
       kernelsDir: env.GPUQUEUE_CUDA_KERNELS_DIR ? pathToFileURL(`${resolvePath(env.GPUQUEUE_CUDA_KERNELS_DIR)}/`) : DEFAULT_KERNELS_DIR,
       idleSleepMaxNs: env.GPUQUEUE_CUDA_IDLE_NS ? Number(env.GPUQUEUE_CUDA_IDLE_NS) : 10_000,
-      timeoutMs: 10_000,
+      timeoutMs: env.GPUQUEUE_CUDA_TIMEOUT_MS ? Number(env.GPUQUEUE_CUDA_TIMEOUT_MS) : 10_000,
       wake: 'poll',
       ...options,
     };
@@ -128,7 +140,7 @@ export class CudaEngine implements Engine {
     const d = this.device;
     if (!d) return 'cuda (not started)';
     const { grid, blockThreads, leaf, wake, staging } = this.launchShape;
-    return `${d.name} (cc ${d.computeCapability}, ${d.smCount} SMs): persistent kernel, ${grid - 1} consumer blocks × ${blockThreads} threads + a watcher, wake ${wake}, staging in ${staging} memory, handler ${leaf}`;
+    return `${d.name} (cc ${d.computeCapability}, ${d.smCount} SMs): persistent kernel, ${grid - 1} consumer blocks × ${blockThreads} threads + a watcher, wake ${wake}, staging in ${staging} memory, handler ${leaf} (${this.kernelOrigin})`;
   }
 
   async start(): Promise<void> {
@@ -143,16 +155,7 @@ export class CudaEngine implements Engine {
     let wake = this.options.wake;
     const counter = publishWord();
     if (wake === 'watch' && counter === 0) wake = 'poll'; // nothing to watch: the ring has no publish counter
-    const ptxUrl = new URL(`${handlerLeaf(handler)}.ptx`, this.options.kernelsDir);
-    let ptx: string;
-    try {
-      ptx = readFileSync(ptxUrl, 'latin1');
-    } catch (error) {
-      throw new EngineUnavailableError(
-        `the cuda engine has no kernel for handler ${handlerLeaf(handler)} (${ptxUrl.pathname}): run npm run build:kernels`,
-        { cause: error },
-      );
-    }
+    const ptx = this.kernelPtx();
     const driver = new CudaDriver(loadCudaLibrary());
     const deviceHandle = driver.device(this.options.device);
     const running: Running = { driver, deviceHandle, context: this.retainContext(driver, deviceHandle), registered: false };
@@ -203,6 +206,8 @@ export class CudaEngine implements Engine {
       driver.launch(fn, grid, blockThreads, sharedBytes, running.stream, ringAddress, plan.params);
       this.launchShape = { grid, blockThreads, leaf: plan.leaf, wake, staging: stagingShared ? 'shared' : 'global' };
       await this.waitForStart(running.stream, driver, beat);
+      this.lastBeat = ring.control(Control.HEARTBEAT);
+      this.lastBeatAt = performance.now();
     } catch (error) {
       // The caller gets this error; a cleanup failure after it is no separate fault to report.
       this.faulted = true;
@@ -212,6 +217,31 @@ export class CudaEngine implements Engine {
     }
     this.watch = setInterval(() => this.checkAlive(), WATCH_MS);
     this.watch.unref();
+  }
+
+  /** The PTX to load: the build's for a built-in leaf handler, NVRTC's for a user's CUDA source (cached on disk). */
+  private kernelPtx(): string {
+    const { handler } = this.ctx;
+    const leaf = handlerLeaf(handler);
+    if (leaf === USER_CUDA_HANDLER) {
+      const device = this.device as CudaDeviceInfo;
+      const built = buildUserKernel(handlerLeafSpec(handler).params.source as string, device.computeCapability);
+      this.kernelOrigin = built.cached
+        ? `NVRTC ${built.nvrtcVersion}, from the disk cache`
+        : `NVRTC ${built.nvrtcVersion}, compiled in ${Math.round(built.compileMs)} ms`;
+      return built.ptx;
+    }
+    const ptxUrl = new URL(`${leaf}.ptx`, this.options.kernelsDir);
+    try {
+      return readFileSync(ptxUrl, 'latin1');
+    } catch (error) {
+      throw new EngineUnavailableError(
+        `the cuda engine has no kernel for handler ${leaf} (${ptxUrl.pathname}): run npm run build:kernels`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
 
   /**
@@ -281,9 +311,10 @@ export class CudaEngine implements Engine {
     if (!running) return;
     const { driver } = running;
     let failure: Error | undefined;
-    // After a fault the query answers at once with the fault's error; a live kernel exits on STOP.
-    let dead = false;
-    if (running.stream !== undefined) {
+    // After a fault the query answers at once with the fault's error; a live kernel exits on STOP; a
+    // stuck one never does, so the watchdog's verdict goes straight to the reset.
+    let dead = this.stalled;
+    if (running.stream !== undefined && !dead) {
       const stream = running.stream;
       try {
         await this.poll('exit after Control.STOP', () => driver.streamState(stream) === 'done');
@@ -347,13 +378,40 @@ export class CudaEngine implements Engine {
     });
   }
 
-  /** The watchdog: a kernel that faulted (trap, illegal address) fails the queue instead of hanging it. */
+  private describeInFlight(): string {
+    const ids = inFlightIds(this.ctx.ring, 8);
+    return ids.length === 0 ? 'no message is in flight' : `in flight: message${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`;
+  }
+
+  heartbeatAgeMs(): number | undefined {
+    if (!this.running || this.lastBeatAt === 0) return undefined;
+    const beat = this.ctx.ring.control(Control.HEARTBEAT);
+    if (beat !== this.lastBeat) {
+      this.lastBeat = beat;
+      this.lastBeatAt = performance.now();
+    }
+    return performance.now() - this.lastBeatAt;
+  }
+
+  /**
+   * The watchdog: a kernel that faulted (trap, illegal address) or whose heartbeat stopped (a block stuck
+   * in a handler that never returns: the watcher beats only while every block makes progress) fails the
+   * queue instead of hanging it.
+   */
   private checkAlive(): void {
     const running = this.running;
     if (!running?.stream || this.faulted) return;
     try {
       if (running.driver.streamState(running.stream) === 'done')
         throw new EngineFailedError('the persistent kernel exited without Control.STOP');
+      const age = this.heartbeatAgeMs() ?? 0;
+      const limit = this.ctx.config.watchdogMs;
+      if (age > limit) {
+        this.stalled = true;
+        throw new EngineFailedError(
+          `the persistent kernel's heartbeat stopped ${Math.round(age)} ms ago (watchdogMs ${limit}): a handler has not returned; ${this.describeInFlight()}`,
+        );
+      }
     } catch (error) {
       noteSticky(error);
       this.faulted = true;
@@ -361,6 +419,16 @@ export class CudaEngine implements Engine {
       this.ctx.onFault(error as Error);
     }
   }
+}
+
+/** What the GPU holds now, for the watchdog's message: the ids of INFLIGHT slots (a few). */
+function inFlightIds(ring: EngineContext['ring'], max: number): number[] {
+  const ids: number[] = [];
+  for (const off of ring.unharvestedSlots()) {
+    if (ring.field(off, SlotHeader.STATE) === SlotState.INFLIGHT) ids.push(ring.idAt(off));
+    if (ids.length >= max) break;
+  }
+  return ids;
 }
 
 const isSticky = (error: unknown): error is CudaError => error instanceof CudaError && STICKY_ERRORS.has(error.cudaErrorName);

@@ -13,17 +13,20 @@ const HEAD_WORDS = 16;
 /** sizeof(gq::ConsumerParams); the kernel test checks the PTX declares the same. */
 export const LAUNCH_PARAM_BYTES = 4 * (HEAD_WORDS + MAX_WRAPPERS * WRAPPER_WORDS);
 
-const WrapperKind = { FAULT: 1, SLOW: 2, CRASH: 3 } as const;
+const WrapperKind = { FAULT: 1, SLOW: 2, CRASH: 3, HANG: 4 } as const;
 const TWO_POW_32 = 4294967296;
 
 /** How a consuming block learns that its shard may have new work (`gq::WakeMode`). */
 export const WakeMode = { WATCH: 0, POLL: 1, LEGACY: 2 } as const;
 export type WakeModeName = Lowercase<keyof typeof WakeMode>;
 
-/** Device scratch: a 4 KiB head (broadcast word, per-block alive words), then one staged payload per thread. */
-export const SCRATCH_STAGING_OFFSET = 4096;
-/** The alive words start at byte 128 of the scratch, one per consuming block. */
-export const MAX_CONSUMERS = (SCRATCH_STAGING_OFFSET - 128) / 4;
+/**
+ * Device scratch (`gq::Scratch`): an 8 KiB head (broadcast word; from byte 128 a progress word per
+ * consuming block; from 4096 the watcher's copy of them), then one staged payload per thread.
+ */
+export const SCRATCH_STAGING_OFFSET = 8192;
+/** One progress word per consuming block between bytes 128 and 4096 of the scratch. */
+export const MAX_CONSUMERS = (4096 - 128) / 4;
 
 export interface LaunchShape {
   consumers: number;
@@ -66,7 +69,7 @@ interface Stage {
 const split64 = (n: number): [number, number] => [n % TWO_POW_32, Math.floor(n / TWO_POW_32)];
 
 /** The wrapper chain of a handler spec, outermost first, and the leaf it ends in. */
-function unwrap(spec: HandlerSpec): { stages: Stage[]; leaf: string } {
+function unwrap(spec: HandlerSpec): { stages: Stage[]; leaf: string; leafSpec: HandlerSpec } {
   const stages: Stage[] = [];
   let at = spec;
   for (;;) {
@@ -82,14 +85,14 @@ function unwrap(spec: HandlerSpec): { stages: Stage[]; leaf: string } {
       const crashAttempts = p.crashAttempts as number;
       const [lo, hi] = split64(faultThreshold(p.crashRate as number));
       stages.push({
-        kind: WrapperKind.CRASH,
+        kind: p.how === 'hang' ? WrapperKind.HANG : WrapperKind.CRASH,
         words: [p.seed as number, Number.isFinite(crashAttempts) ? crashAttempts : 0xffffffff, lo, hi],
       });
     } else if (at.name === 'slow') {
       const [lo, hi] = split64(Math.round((p.delayUs as number) * 1000));
       stages.push({ kind: WrapperKind.SLOW, words: [lo, hi, 0, 0] });
     } else {
-      return { stages, leaf: at.name };
+      return { stages, leaf: at.name, leafSpec: at };
     }
     at = p.inner as HandlerSpec;
   }
@@ -97,6 +100,9 @@ function unwrap(spec: HandlerSpec): { stages: Stage[]; leaf: string } {
 
 /** The leaf handler under a spec's wrappers: its PTX is `<kernelsDir>/<leaf>.ptx`. */
 export const handlerLeaf = (spec: HandlerSpec): string => unwrap(spec).leaf;
+
+/** The leaf handler's spec (its parameters: the source of a `cuda` handler). */
+export const handlerLeafSpec = (spec: HandlerSpec): HandlerSpec => unwrap(spec).leafSpec;
 
 export function planKernel(
   layout: RingLayout,

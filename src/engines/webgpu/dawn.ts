@@ -78,6 +78,63 @@ export async function requestAdapter(): Promise<{ adapter: GpuAdapter; descripti
   return { adapter, description: answer.adapter };
 }
 
+/** An adapter and the limits that bound the webgpu engine's batches, for `gpuqueue doctor`. */
+export interface WebGpuAdapterListing extends WebGpuAdapterDescription {
+  /** Which request found it: the high-performance one is what the engine uses. */
+  foundBy: string[];
+  limits: Record<string, number>;
+}
+
+const LISTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+] as const;
+
+/**
+ * Every adapter Dawn hands out here: WebGPU has no enumeration, so ask the three ways an adapter can be
+ * requested (high performance, low power, the fallback adapter) and keep each distinct one. Empty when
+ * Dawn is missing (probeWebGpu says why).
+ */
+export async function listWebGpuAdapters(): Promise<WebGpuAdapterListing[]> {
+  if (!(await probeWebGpu()).usable) return [];
+  const gpu = await dawnGpu();
+  const found = new Map<string, WebGpuAdapterListing>();
+  const requests = [
+    ['high-performance', { powerPreference: 'high-performance' }],
+    ['low-power', { powerPreference: 'low-power' }],
+    ['fallback', { forceFallbackAdapter: true }],
+  ] as const;
+  for (const [how, options] of requests) {
+    const adapter = await gpu.requestAdapter(options).catch(() => null);
+    if (!adapter) continue;
+    const description = describeAdapter(adapter);
+    const seen = found.get(description.name);
+    if (seen) {
+      seen.foundBy.push(how);
+      continue;
+    }
+    const limits = Object.fromEntries(LISTED_LIMITS.map((name) => [name, adapter.limits[name]]));
+    found.set(description.name, { ...description, foundBy: [how], limits });
+  }
+  return [...found.values()];
+}
+
+function describeAdapter(adapter: GpuAdapter): WebGpuAdapterDescription {
+  const info = adapter.info;
+  return {
+    // Drivers fill these differently: NVIDIA puts the driver version in `description`, Mesa the renderer.
+    name: [info.device || info.vendor, info.description && `(${info.description})`].filter(Boolean).join(' ') || 'unnamed adapter',
+    vendor: info.vendor,
+    architecture: info.architecture,
+    software: info.isFallbackAdapter === true || info.architecture === 'software',
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+  };
+}
+
 async function runProbe(): Promise<WebGpuProbe> {
   let module: DawnModule;
   try {
@@ -88,18 +145,7 @@ async function runProbe(): Promise<WebGpuProbe> {
   try {
     const adapter = await (await dawnGpu()).requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return { usable: false, reason: await noAdapterReason(module) };
-    const info = adapter.info;
-    return {
-      usable: true,
-      adapter: {
-        // Drivers fill these differently: NVIDIA puts the driver version in `description`, Mesa the renderer.
-        name: [info.device || info.vendor, info.description && `(${info.description})`].filter(Boolean).join(' ') || 'unnamed adapter',
-        vendor: info.vendor,
-        architecture: info.architecture,
-        software: info.isFallbackAdapter === true || info.architecture === 'software',
-        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      },
-    };
+    return { usable: true, adapter: describeAdapter(adapter) };
   } catch (error) {
     return { usable: false, reason: `Dawn failed while looking for an adapter: ${(error as Error).message}` };
   }

@@ -56,6 +56,7 @@ namespace WrapperKind {
 constexpr uint32_t FAULT = 1;
 constexpr uint32_t SLOW = 2;
 constexpr uint32_t CRASH = 3;
+constexpr uint32_t HANG = 4;
 }  // namespace WrapperKind
 constexpr uint32_t MAX_WRAPPERS = 4;
 
@@ -63,7 +64,7 @@ constexpr uint32_t MAX_WRAPPERS = 4;
 __device__ bool fault_fails(const WrapperStage& stage, uint64_t msg_id, uint32_t attempt);
 /// slow (src/handlers/slow/slow.cu): busy-waits the stage's delay.
 __device__ void slow_spin(const WrapperStage& stage);
-/// crash (src/handlers/crash/crash.cu): traps (killing the context) on chosen messages.
+/// crash (src/handlers/crash/crash.cu): traps (killing the context), or with kind HANG never returns, on chosen messages.
 __device__ void crash_maybe(const WrapperStage& stage, uint64_t msg_id, uint32_t attempt);
 
 }  // namespace gq

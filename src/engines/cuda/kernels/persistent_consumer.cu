@@ -66,17 +66,21 @@ static_assert(WakeMode::WATCH == 0 && WakeMode::POLL == 1 && WakeMode::LEGACY ==
 namespace Scratch {
 /// The watcher's broadcast word: STOP_BIT | PAUSED_BIT | epoch (the publish counter's low 30 bits).
 constexpr uint32_t BROADCAST = 0;
-/// One word per consuming block, set to 1 once the block runs: the watcher beats only when all are set.
+/// One word per consuming block: its progress count, bumped by the block on every pass of its loop
+/// (never 0 once it runs). The watcher beats only when every block moved since the last beat.
 constexpr uint32_t ALIVE = 128;
+/// The watcher's own copy of each block's progress at the last beat.
+constexpr uint32_t SEEN = 4096;
 /// Staged payloads when not in shared memory: block b, thread t at STAGING + (b * blockDim + t) * payload_area.
 /// (A GQ_TRACE build keeps TRACE_RECORDS records per block after the staging area.)
-constexpr uint32_t STAGING = 4096;
+constexpr uint32_t STAGING = 8192;
 }  // namespace Scratch
 constexpr uint32_t STOP_BIT = 1u << 31;
 constexpr uint32_t PAUSED_BIT = 1u << 30;
 constexpr uint32_t EPOCH_MASK = PAUSED_BIT - 1;
 
-/// How often the watcher bumps Control.HEARTBEAT, busy or idle.
+/// How often the watcher bumps Control.HEARTBEAT, busy or idle, as long as every block makes progress: a
+/// block stuck in a handler that never returns stops the heartbeat, and the host's watchdog sees its age.
 constexpr uint64_t HEARTBEAT_PERIOD_NS = 1000000;
 /// For this long after the last sign of work, pollers do not nap (a host poll is a round trip anyway);
 /// after it, naps double from IDLE_SLEEP_MIN_NS up to idle_sleep_max_ns.
@@ -141,7 +145,7 @@ __device__ int run_attempt(const MsgView& msg, ResultView* out, const ConsumerPa
     const WrapperStage& stage = p.wrappers[i];
     if (stage.kind == WrapperKind::FAULT && fault_fails(stage, msg.msg_id, msg.attempt)) return HandlerStatus::FAILED;
     if (stage.kind == WrapperKind::SLOW) slow_spin(stage);
-    if (stage.kind == WrapperKind::CRASH) crash_maybe(stage, msg.msg_id, msg.attempt);
+    if (stage.kind == WrapperKind::CRASH || stage.kind == WrapperKind::HANG) crash_maybe(stage, msg.msg_id, msg.attempt);
   }
   return process_message(msg, out);
 }
@@ -340,12 +344,22 @@ __device__ uint32_t consume_run(uint8_t* ring, const ConsumerParams& p, uint32_t
   return run;
 }
 
-/// The watcher: polls the host control words in one round trip, broadcasts them, beats the heart.
-/// One thread; returns after broadcasting STOP.
-__device__ void watch(uint8_t* ring, const ConsumerParams& p, uint32_t* broadcast, const uint32_t* alive) {
+/// Whether every consuming block moved since the last beat; if so, remembers where each one is now.
+__device__ bool all_blocks_moved(const ConsumerParams& p, const uint32_t* alive, uint32_t* seen) {
+  for (uint32_t b = 0; b < p.consumers; b++) {
+    if (ld_relaxed_gpu(alive + b) == seen[b]) return false;
+  }
+  for (uint32_t b = 0; b < p.consumers; b++) seen[b] = ld_relaxed_gpu(alive + b);
+  return true;
+}
+
+/// The watcher: polls the host control words in one round trip, broadcasts them, beats the heart while
+/// every block makes progress. One thread; returns after broadcasting STOP.
+__device__ void watch(uint8_t* ring, const ConsumerParams& p, uint32_t* broadcast, const uint32_t* alive, uint32_t* seen) {
   // The first beat tells the host every block is resident and consuming.
   for (uint32_t b = 0; b < p.consumers; b++) {
     while (ld_relaxed_gpu(alive + b) == 0) __nanosleep(100);
+    seen[b] = 0;
   }
   uint32_t beat = ld_relaxed_sys(control_word(ring, Control::HEARTBEAT)) + 1;
   st_relaxed_sys(control_word(ring, Control::HEARTBEAT), beat);
@@ -368,7 +382,7 @@ __device__ void watch(uint8_t* ring, const ConsumerParams& p, uint32_t* broadcas
       last_change_ns = now;
       nap = 0;
     }
-    if (now >= next_beat_ns) {
+    if (now >= next_beat_ns && all_blocks_moved(p, alive, seen)) {
       st_relaxed_sys(control_word(ring, Control::HEARTBEAT), ++beat);
       next_beat_ns = now + HEARTBEAT_PERIOD_NS;
     }
@@ -390,7 +404,8 @@ __device__ void watch(uint8_t* ring, const ConsumerParams& p, uint32_t* broadcas
 //            wake mode, publish counter, wrapper stages; Control.STOP (exit), Control.PAUSED (take no new
 //            slot); per shard HEAD and slot STATE
 //   outputs: per slot the result, RESULT_LEN, HANDLER_STATUS, ATTEMPTS; per shard CONSUMER_CURSOR;
-//            Control.HEARTBEAT (the watcher, once every block runs, then every HEARTBEAT_PERIOD_NS)
+//            Control.HEARTBEAT (the watcher, once every block runs, then every HEARTBEAT_PERIOD_NS in which
+//            every block made progress: it stops while a handler does not return)
 //   status:  traps (the host sees CUDA_ERROR_LAUNCH_FAILED) when the ring's MAGIC or LAYOUT_VERSION is
 //            not this build's; handler statuses go to HANDLER_STATUS
 //   slots:   READY → INFLIGHT → DONE, in runs taken in position order per shard (a run's slots become DONE
@@ -408,7 +423,7 @@ extern "C" __global__ void __launch_bounds__(256) gq_persistent_consumer(uint8_t
   uint32_t* broadcast = reinterpret_cast<uint32_t*>(scratch + Scratch::BROADCAST);
   uint32_t* alive = reinterpret_cast<uint32_t*>(scratch + Scratch::ALIVE);
   if (blockIdx.x == p.consumers) {
-    if (t == 0) watch(ring, p, broadcast, alive);
+    if (t == 0) watch(ring, p, broadcast, alive, reinterpret_cast<uint32_t*>(scratch + Scratch::SEEN));
     return;
   }
   const uint32_t owned = (p.shards + p.consumers - 1) / p.consumers;
@@ -435,8 +450,12 @@ extern "C" __global__ void __launch_bounds__(256) gq_persistent_consumer(uint8_t
   uint64_t last_work_ns = global_timer_ns();
   uint64_t next_safety_ns = 0;
   uint32_t nap = 0;
+  uint32_t progress = 1;
   for (;;) {
     if (t == 0) {
+      // A new pass: tell the watcher this block is not stuck (0 means "not started": skip it on wrap).
+      progress = progress == 0xffffffffu ? 1 : progress + 1;
+      st_relaxed_gpu(alive + blockIdx.x, progress);
       uint32_t word;
       if (p.wake_mode == WakeMode::LEGACY) {
         const uint32_t stop = ld_relaxed_sys(control_word(ring, Control::STOP));
