@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 // enqueueing. Every message must be accounted for exactly once: a checked result (FNV-1a equal to JS), or
 // undelivered in the shutdown report, or refused to its producer (ShutdownError); per-key completions must
 // keep each producer's enqueue order.
-//   node scripts/gpu-stress.mjs [--producers 8] [--messages 20000] (per producer) [--capacity 512] [--backend cuda]
-//   (--backend cpu checks the script itself on a machine without a GPU)
+//   node scripts/gpu-stress.mjs [--producers 8] [--messages 20000] (per producer) [--capacity 512] [--backend cuda] [--workers n]
+//   (--backend cpu --workers 4 checks the script itself on a machine without a GPU; --workers is the cpu engine's)
 // Prints one JSON line; exits 1 on any violation.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
@@ -40,7 +40,7 @@ if (!isMainThread) {
       for (const [key, js] of byKey) {
         const ids = await p.enqueueBatch(
           js.map((j) => payloadFor(producer, j)),
-          { key, timeoutMs: 60_000 },
+          { keys: js.map(() => key), timeoutMs: 60_000 },
         );
         for (const [k, j] of js.entries()) accepted.push([j, ids[k]]);
       }
@@ -60,6 +60,7 @@ if (!isMainThread) {
       messages: { type: 'string', default: '20000' },
       capacity: { type: 'string', default: '512' },
       backend: { type: 'string', default: 'cuda' },
+      workers: { type: 'string', default: '1' },
     },
   });
   const producers = Number(values.producers);
@@ -68,6 +69,7 @@ if (!isMainThread) {
   const fault = { failRate: 0.02, failAttempts: 1, seed: 9 };
   const q = await open({
     backend: values.backend,
+    ...(values.backend === 'cpu' ? { workers: Number(values.workers) } : {}),
     capacity: Number(values.capacity),
     slotBytes: 256,
     maxRetries: 2,

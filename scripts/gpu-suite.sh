@@ -14,7 +14,7 @@ for step in $steps; do
       node dist/src/cli/main.js doctor --json >"$OUT/doctor.json" 2>"$OUT/doctor.stderr"
       files=$(find dist/test -name '*cuda*.test.js' -o -name 'auto.test.js' -o -name 'doctor.test.js' | sort)
       start=$SECONDS
-      node --test --test-concurrency=1 $files >"$OUT/test-gpu.log" 2>&1
+      node --test --test-concurrency=1 --test-timeout=150000 $files >"$OUT/test-gpu.log" 2>&1
       echo "tests: rc=$? in $((SECONDS - start)) s; $(grep -E '^# (tests|pass|fail|skipped)' "$OUT/test-gpu.log" | tr '\n' ' ')"
       ;;
     stress)

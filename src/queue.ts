@@ -16,7 +16,7 @@ import {
 import { Harvester } from './core/harvester.js';
 import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
-import { type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
+import { checkEnqueueOptionNames, type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
 import { Control, computeLayout, SlotHeader, SlotState } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
@@ -134,6 +134,7 @@ export class Queue implements AsyncDisposable {
 
   /** Enqueues one message, waiting up to `timeoutMs` for space; resolves with its id. */
   async enqueue(payload: Uint8Array, options: EnqueueOptions = {}): Promise<number> {
+    checkEnqueueOptionNames('enqueue', options);
     this.checkAccepting();
     const key = this.producer.checkKey(options.key);
     const bytes = this.producer.checkPayload(payload);
@@ -167,6 +168,7 @@ export class Queue implements AsyncDisposable {
 
   /** Enqueues many messages (the high-throughput path); resolves with their ids in payload order. */
   async enqueueBatch(payloads: Uint8Array[], options: EnqueueBatchOptions = {}): Promise<number[]> {
+    checkEnqueueOptionNames('enqueueBatch', options);
     this.checkAccepting();
     if (!Array.isArray(payloads)) throw new InvalidArgumentError(`payloads must be an array of Uint8Array; got ${describeValue(payloads)}`);
     for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);

@@ -4,7 +4,7 @@
 
 import { threadId } from 'node:worker_threads';
 import { checkTimeout } from './core/options.js';
-import { type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
+import { checkEnqueueOptionNames, type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
 import { Control } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import type { ProducerHandle } from './queue.js';
@@ -26,11 +26,14 @@ export class RemoteProducer {
   }
 
   async enqueue(payload: Uint8Array, options: EnqueueOptions = {}): Promise<number> {
-    const [id] = await this.enqueueBatch([payload], { ...options, ...(options.key === undefined ? {} : { keys: [options.key] }) });
+    checkEnqueueOptionNames('enqueue', options);
+    const { key, ...rest } = options;
+    const [id] = await this.enqueueBatch([payload], { ...rest, ...(key === undefined ? {} : { keys: [key] }) });
     return id as number;
   }
 
   async enqueueBatch(payloads: Uint8Array[], options: EnqueueBatchOptions = {}): Promise<number[]> {
+    checkEnqueueOptionNames('enqueueBatch', options);
     for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
     const keys = options.keys?.map((k, i) => this.producer.checkKey(k, `keys[${i}]`));
     const timeoutMs = options.timeoutMs === undefined ? this.enqueueTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);

@@ -32,6 +32,24 @@ export type SpaceWait = (ms: number, retry: () => boolean) => Promise<void>;
 
 const MAX_KEY_LENGTH = 1024;
 
+const OPTION_NAMES = { enqueue: ['key', 'timeoutMs', 'signal'], enqueueBatch: ['keys', 'timeoutMs', 'signal'] } as const;
+
+/**
+ * Refuses an options object with a name the call does not know, so a misspelt option is an error rather
+ * than silently ignored (`key` on enqueueBatch would otherwise enqueue unkeyed, losing per-key order).
+ */
+export function checkEnqueueOptionNames(call: keyof typeof OPTION_NAMES, options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`${call} options must be an object; got ${describeValue(options)}`);
+  }
+  const allowed: readonly string[] = OPTION_NAMES[call];
+  for (const name of Object.keys(options)) {
+    if (allowed.includes(name)) continue;
+    const hint = call === 'enqueueBatch' && name === 'key' ? ' (give keys: one key per payload, e.g. payloads.map(() => key))' : '';
+    throw new InvalidArgumentError(`${call} has no option ${JSON.stringify(name)}${hint}; its options: ${allowed.join(', ')}`);
+  }
+}
+
 interface Pending {
   payloads: Uint8Array[];
   keys: (MessageKey | undefined)[] | undefined;

@@ -27,7 +27,10 @@ export const Control = {
   MAX_RETRIES: 7,
   /** 1 once shutdown began: producers get SHUTDOWN. Written by the owner only. */
   CLOSED: 8,
-  /** 1 tells consumers to exit once they see it. Written by the owner only. */
+  /**
+   * 1 tells consumers to exit once they see it; 2 (ABORT, GPU engines) tells the cuda kernel to trap at
+   * once, which is how the host ends a kernel stuck in a handler. Written by the owner only.
+   */
   STOP: 9,
   /** 1 tells consumers to take no new slot. Written by the owner only. */
   PAUSED: 10,

@@ -13,10 +13,20 @@ const probe = probeCuda();
 const skip = !probe.usable ? `no usable GPU: ${probe.reason}` : !cudaReady() ? 'cuda kernels not built: npm run build:kernels' : false;
 if (skip) console.log(`# cuda stress test skipped: ${skip}`);
 
+/** Runs the script; a failure carries its output (the JSON line names the violations). */
+async function run(file: string, args: string[], options: { timeout: number }): Promise<{ stdout: string }> {
+  try {
+    return await promisify(execFile)(file, args, options);
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${e.message}\nstdout: ${e.stdout}\nstderr: ${e.stderr?.slice(-2000)}`);
+  }
+}
+
 const script = fileURLToPath(new URL('../../../scripts/gpu-stress.mjs', import.meta.url));
 
 test('producer threads, wrap-around, retries, pause/resume and shutdown mid-flight lose nothing (cuda)', { skip }, async () => {
-  const { stdout } = await promisify(execFile)(
+  const { stdout } = await run(
     process.execPath,
     [script, '--backend', 'cuda', '--producers', '8', '--messages', '5000', '--capacity', '1024'],
     {

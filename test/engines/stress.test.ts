@@ -7,12 +7,22 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+/** Runs the script; a failure carries its output (the JSON line names the violations). */
+async function run(file: string, args: string[], options: { timeout: number }): Promise<{ stdout: string }> {
+  try {
+    return await promisify(execFile)(file, args, options);
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${e.message}\nstdout: ${e.stdout}\nstderr: ${e.stderr?.slice(-2000)}`);
+  }
+}
+
 const script = fileURLToPath(new URL('../../../scripts/gpu-stress.mjs', import.meta.url));
 
 test('producer threads, wrap-around, retries, pause/resume and shutdown mid-flight lose nothing (cpu)', async () => {
-  const { stdout } = await promisify(execFile)(
+  const { stdout } = await run(
     process.execPath,
-    [script, '--backend', 'cpu', '--producers', '4', '--messages', '2500', '--capacity', '256'],
+    [script, '--backend', 'cpu', '--workers', '2', '--producers', '4', '--messages', '2500', '--capacity', '256'],
     {
       timeout: 120_000,
     },

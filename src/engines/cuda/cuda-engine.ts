@@ -61,6 +61,8 @@ export interface CudaEngineOptions {
 }
 
 const KERNEL = 'gq_persistent_consumer';
+/** Control.STOP value that makes the kernel's watcher trap (kernels/persistent_consumer.cu STOP_ABORT). */
+const STOP_ABORT = 2;
 /** The handler name of a user's CUDA source (src/handlers/cuda). */
 const USER_CUDA_HANDLER = 'cuda';
 /**
@@ -113,7 +115,10 @@ export class CudaEngine implements Engine {
   /** The last heartbeat seen, and when (performance.now()): the watchdog reads their age. */
   private lastBeat = 0;
   private lastBeatAt = 0;
-  /** Set when the watchdog found the kernel stuck: stop() then resets the context at once (it would never exit). */
+  /** Why the watchdog asked the kernel to trap (Control.STOP = 2), and when. */
+  private stallReason: string | undefined;
+  private abortAskedAt = 0;
+  /** Set when even the abort went unanswered: stop() then leaves the kernel and context as they are. */
   private stalled = false;
   /** Where the kernel's PTX came from, for describe(): the build, or NVRTC. */
   private kernelOrigin = 'built by npm run build:kernels';
@@ -295,7 +300,8 @@ export class CudaEngine implements Engine {
   async stop(): Promise<void> {
     if (this.watch) clearInterval(this.watch);
     this.watch = undefined;
-    this.ctx.ring.setControl(Control.STOP, 1);
+    // An abort the watchdog asked for stands: a plain STOP would let the watcher exit and the stuck block run on.
+    if (this.stallReason === undefined) this.ctx.ring.setControl(Control.STOP, 1);
     await this.release();
   }
 
@@ -311,10 +317,14 @@ export class CudaEngine implements Engine {
     if (!running) return;
     const { driver } = running;
     let failure: Error | undefined;
-    // After a fault the query answers at once with the fault's error; a live kernel exits on STOP; a
-    // stuck one never does, so the watchdog's verdict goes straight to the reset.
-    let dead = this.stalled;
-    if (running.stream !== undefined && !dead) {
+    // After a fault the query answers at once with the fault's error; a live kernel exits on STOP.
+    if (this.stalled) {
+      // Not answering even the abort: any call that waits for the GPU (a reset does) would hang here.
+      this.running = undefined;
+      return;
+    }
+    let dead = false;
+    if (running.stream !== undefined) {
       const stream = running.stream;
       try {
         await this.poll('exit after Control.STOP', () => driver.streamState(stream) === 'done');
@@ -394,26 +404,41 @@ export class CudaEngine implements Engine {
   }
 
   /**
-   * The watchdog: a kernel that faulted (trap, illegal address) or whose heartbeat stopped (a block stuck
-   * in a handler that never returns: the watcher beats only while every block makes progress) fails the
-   * queue instead of hanging it.
+   * The watchdog: a kernel that faulted (trap, illegal address) fails the queue instead of hanging it,
+   * and so does one whose heartbeat stopped (the watcher beats only while every block makes progress: a
+   * block stuck in a handler that never returns stops it). A stuck kernel cannot be told to exit (its
+   * thread never reads STOP again), and a context reset would wait for it, so the host asks the watcher
+   * to trap (Control.STOP = 2): the kernel dies as a crashed one does, and the fault path (fail, or
+   * fall back to cpu) takes over. A GPU that does not even answer that within another watchdogMs is
+   * failed as it is, left running.
    */
   private checkAlive(): void {
     const running = this.running;
     if (!running?.stream || this.faulted) return;
     try {
-      if (running.driver.streamState(running.stream) === 'done')
-        throw new EngineFailedError('the persistent kernel exited without Control.STOP');
-      const age = this.heartbeatAgeMs() ?? 0;
+      try {
+        if (running.driver.streamState(running.stream) === 'done')
+          throw new EngineFailedError('the persistent kernel exited without Control.STOP');
+      } catch (error) {
+        // The trap the watchdog asked for: report why it was asked.
+        if (this.stallReason !== undefined) throw new EngineFailedError(this.stallReason, { cause: error });
+        throw error;
+      }
+      const now = performance.now();
       const limit = this.ctx.config.watchdogMs;
-      if (age > limit) {
+      if (this.stallReason === undefined) {
+        const age = this.heartbeatAgeMs() ?? 0;
+        if (age > limit) {
+          this.stallReason = `the persistent kernel's heartbeat stopped ${Math.round(age)} ms ago (watchdogMs ${limit}): a handler has not returned; ${this.describeInFlight()}`;
+          this.abortAskedAt = now;
+          this.ctx.ring.setControl(Control.STOP, STOP_ABORT);
+        }
+      } else if (now - this.abortAskedAt > limit) {
         this.stalled = true;
-        throw new EngineFailedError(
-          `the persistent kernel's heartbeat stopped ${Math.round(age)} ms ago (watchdogMs ${limit}): a handler has not returned; ${this.describeInFlight()}`,
-        );
+        throw new EngineFailedError(`${this.stallReason}; the kernel did not answer the abort either (the GPU is not responding)`);
       }
     } catch (error) {
-      noteSticky(error);
+      noteSticky(error instanceof EngineFailedError && error.cause !== undefined ? error.cause : error);
       this.faulted = true;
       if (this.watch) clearInterval(this.watch);
       this.ctx.onFault(error as Error);

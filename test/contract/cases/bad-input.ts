@@ -123,6 +123,20 @@ export function badInputCases(engine: ContractEngine, test: CaseRegistrar): void
         { ...INVALID, message: 'keys must be an array as long as payloads (2); got an array of 1' },
         'enqueueBatch with too few keys',
       );
+      // A misspelt option is refused, not ignored: `key` on enqueueBatch would silently drop per-key order.
+      assertFailure(
+        await failureOf(() => q.enqueueBatch([p, p], loose({ key: 'k' }))),
+        {
+          ...INVALID,
+          message: 'enqueueBatch has no option "key" (give keys: one key per payload, e.g. payloads.map(() => key)); its options: keys, timeoutMs, signal',
+        },
+        'enqueueBatch with key instead of keys',
+      );
+      assertFailure(
+        await failureOf(() => q.enqueue(p, loose({ keys: ['k'] }))),
+        { ...INVALID, message: 'enqueue has no option "keys"; its options: key, timeoutMs, signal' },
+        'enqueue with keys',
+      );
       for (const [timeoutMs, shown] of [
         [-5, '-5'],
         [Number.NaN, 'NaN'],

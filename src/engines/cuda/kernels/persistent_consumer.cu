@@ -76,6 +76,8 @@ constexpr uint32_t SEEN = 4096;
 constexpr uint32_t STAGING = 8192;
 }  // namespace Scratch
 constexpr uint32_t STOP_BIT = 1u << 31;
+/// Control.STOP value with which the host asks the watcher to trap (slot-layout.ts).
+constexpr uint32_t STOP_ABORT = 2;
 constexpr uint32_t PAUSED_BIT = 1u << 30;
 constexpr uint32_t EPOCH_MASK = PAUSED_BIT - 1;
 
@@ -387,6 +389,9 @@ __device__ void watch(uint8_t* ring, const ConsumerParams& p, uint32_t* broadcas
       next_beat_ns = now + HEARTBEAT_PERIOD_NS;
     }
     if (stop == 1) return;
+    // The host's watchdog saw the heartbeat stop: a block is stuck in a handler, and only a fault ends a
+    // grid whose thread will not return. The host then sees CUDA_ERROR_LAUNCH_FAILED and fails over.
+    if (stop == STOP_ABORT) __trap();
     if (now - last_change_ns > HOT_NS) {
       nap = next_nap(nap, p.idle_sleep_max_ns);
       __nanosleep(nap);
@@ -407,7 +412,8 @@ __device__ void watch(uint8_t* ring, const ConsumerParams& p, uint32_t* broadcas
 //            Control.HEARTBEAT (the watcher, once every block runs, then every HEARTBEAT_PERIOD_NS in which
 //            every block made progress: it stops while a handler does not return)
 //   status:  traps (the host sees CUDA_ERROR_LAUNCH_FAILED) when the ring's MAGIC or LAYOUT_VERSION is
-//            not this build's; handler statuses go to HANDLER_STATUS
+//            not this build's, or when Control.STOP is 2 (the host's watchdog ending a stuck handler);
+//            handler statuses go to HANDLER_STATUS
 //   slots:   READY → INFLIGHT → DONE, in runs taken in position order per shard (a run's slots become DONE
 //            together, after all its handlers returned); never HEAD, HARVEST_TAIL or EMPTY, and
 //            no read-modify-write on host memory (PCIe hosts need not support device atomics)
