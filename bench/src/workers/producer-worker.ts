@@ -1,0 +1,43 @@
+// A producer thread of the gpuqueue contender: attaches to the queue's ring with attachProducer and, on
+// each { seq, batch } from the owner, enqueues its share of that batch (the payloads it was given once
+// at start, so no payload crosses threads while measured) and answers with the ids it got.
+import { parentPort, workerData } from 'node:worker_threads';
+import { attachProducer, type ProducerHandle } from 'gpuqueue';
+
+export interface ProducerWorkerData {
+  handle: ProducerHandle;
+  /** shares[b]: this thread's payloads of batch b. */
+  shares: Uint8Array[][];
+}
+
+export interface EnqueueRequest {
+  seq: number;
+  batch: number;
+}
+
+/** Ids [firstId, firstId + count) are this thread's share of the batch, in order; or the error. */
+export type EnqueueReply = { seq: number; firstId: number; count: number; contiguous: boolean } | { seq: number; error: string };
+/** Sent once, attached and listening. */
+export const READY = 'ready';
+
+const { handle, shares } = workerData as ProducerWorkerData;
+const producer = attachProducer(handle);
+const port = parentPort;
+if (!port) throw new Error('producer-worker.js runs as a worker thread');
+
+port.on('message', ({ seq, batch }: EnqueueRequest) => {
+  const share = shares[batch] ?? [];
+  if (share.length === 0) {
+    port.postMessage({ seq, firstId: 0, count: 0, contiguous: true } satisfies EnqueueReply);
+    return;
+  }
+  producer.enqueueBatch(share).then(
+    (ids) => {
+      const firstId = ids[0] as number;
+      const contiguous = ids[ids.length - 1] === firstId + ids.length - 1;
+      port.postMessage({ seq, firstId, count: ids.length, contiguous } satisfies EnqueueReply);
+    },
+    (error: Error) => port.postMessage({ seq, error: String(error?.stack ?? error) } satisfies EnqueueReply),
+  );
+});
+port.postMessage(READY);
