@@ -5,10 +5,11 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { diagnoseEngines } from 'gpuqueue';
+import { probeCuda } from 'gpuqueue/cuda-driver';
 import { type CaseSpec, CONTENDERS } from './contender.js';
 import { baselinePtxPath } from './cuda-batch.js';
 import { ENGINE_NAMES, ENGINE_PLANS } from './engine-plans.js';
@@ -59,29 +60,42 @@ function runOnce(spec: CaseSpec): Promise<RunResult> {
 
 function describe(spec: CaseSpec): string {
   const what = spec.mode === 'round-trip' ? '' : `, batch ${spec.batch}`;
-  const threads = spec.producers === undefined || spec.mode === 'round-trip' ? '' : `, ${spec.producers || 'owner'} producer thread(s)`;
+  const threads =
+    spec.producers === undefined || spec.mode === 'round-trip'
+      ? ''
+      : spec.producers === 0
+        ? ', owner thread enqueues'
+        : `, ${spec.producers} producer thread${spec.producers > 1 ? 's' : ''}`;
   const fail =
     spec.contender === 'gpuqueue' && spec.mode === 'throughput' && spec.backend === undefined ? `, ${spec.failRate * 100} % fail` : '';
   return `${labelOf(spec)} ${spec.payloadBytes} B${what}${threads}${fail}`;
 }
 
-/** Why each GPU engine cannot run here (absent: it can), and the devices seen, asked only when a case needs one. */
-async function engineAvailability(needed: Set<string>): Promise<{ why: Map<string, string>; devices: Record<string, unknown> }> {
+/**
+ * Why each GPU engine in `needed` cannot run here (absent: it can), and the devices seen. CUDA is asked
+ * first, and a required engine that is missing ends the questions (no Dawn probe to wait for).
+ */
+async function engineAvailability(
+  needed: Set<string>,
+  required: readonly string[],
+): Promise<{ why: Map<string, string>; devices: Record<string, unknown> }> {
   const why = new Map<string, string>();
-  if (needed.size === 0) return { why, devices: {} };
-  const d = await diagnoseEngines();
-  if (!d.cuda.usable) why.set('cuda', d.cuda.reason);
-  else if (!d.cuda.kernelsBuilt) why.set('cuda', 'the CUDA kernels are not built: run `node scripts/build-kernels.mjs` (needs nvcc)');
-  else if (!existsSync(baselinePtxPath()))
-    why.set('cuda', `no baseline kernel at ${baselinePtxPath()}: run \`node scripts/build-kernels.mjs\` (needs nvcc)`);
-  if (!d.webgpu.usable) why.set('webgpu', d.webgpu.reason);
-  return {
-    why,
-    devices: {
-      cuda: d.cuda.usable ? d.cuda.device : { reason: d.cuda.reason },
-      webgpu: d.webgpu.usable ? d.webgpu.adapter : { reason: d.webgpu.reason },
-    },
-  };
+  const devices: Record<string, unknown> = {};
+  if (needed.has('cuda')) {
+    const probe = probeCuda();
+    const kernels = dirname(baselinePtxPath());
+    if (!probe.usable) why.set('cuda', probe.reason);
+    else if (!existsSync(join(kernels, 'checksum.ptx')) || !existsSync(baselinePtxPath()))
+      why.set('cuda', `the CUDA kernels are not built in ${kernels}: run \`node scripts/build-kernels.mjs\` (needs nvcc)`);
+    devices.cuda = probe.usable ? probe.device : { reason: why.get('cuda') };
+    if (why.has('cuda') && required.includes('cuda')) return { why, devices };
+  }
+  if (needed.has('webgpu')) {
+    const { webgpu } = await diagnoseEngines();
+    if (!webgpu.usable) why.set('webgpu', webgpu.reason);
+    devices.webgpu = webgpu.usable ? webgpu.adapter : { reason: webgpu.reason };
+  }
+  return { why, devices };
 }
 
 async function main(): Promise<number> {
@@ -127,7 +141,7 @@ async function main(): Promise<number> {
     const e = engineNeeded(spec);
     if (e) needed.add(e);
   }
-  const { why, devices } = await engineAvailability(needed);
+  const { why, devices } = await engineAvailability(needed, engine.requires);
   for (const e of engine.requires) {
     const reason = why.get(e);
     if (reason) {

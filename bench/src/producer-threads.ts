@@ -6,9 +6,25 @@ import { Worker } from 'node:worker_threads';
 import type { ProducerHandle } from 'gpuqueue';
 import type { Batch } from './contender.js';
 import { shareBounds } from './shares.js';
-import { type EnqueueReply, type EnqueueRequest, type ProducerWorkerData, READY } from './workers/producer-worker.js';
 
 const WORKER_FILE = fileURLToPath(new URL('./workers/producer-worker.js', import.meta.url));
+
+// The protocol with workers/producer-worker.ts (here, so that importing it runs no worker code).
+export interface ProducerWorkerData {
+  handle: ProducerHandle;
+  /** shares[b]: this thread's payloads of batch b. */
+  shares: Uint8Array[][];
+}
+
+export interface EnqueueRequest {
+  seq: number;
+  batch: number;
+}
+
+/** Ids [firstId, firstId + count) are this thread's share of the batch, in order; or the error. */
+export type EnqueueReply = { seq: number; firstId: number; count: number; contiguous: boolean } | { seq: number; error: string };
+/** Sent once by a worker: attached and listening. */
+export const READY = 'ready';
 
 /** Ids [firstId, firstId + count) are payloads [offset, offset + count) of a batch. */
 export interface IdSpan {

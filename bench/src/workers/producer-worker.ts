@@ -2,23 +2,8 @@
 // each { seq, batch } from the owner, enqueues its share of that batch (the payloads it was given once
 // at start, so no payload crosses threads while measured) and answers with the ids it got.
 import { parentPort, workerData } from 'node:worker_threads';
-import { attachProducer, type ProducerHandle } from 'gpuqueue';
-
-export interface ProducerWorkerData {
-  handle: ProducerHandle;
-  /** shares[b]: this thread's payloads of batch b. */
-  shares: Uint8Array[][];
-}
-
-export interface EnqueueRequest {
-  seq: number;
-  batch: number;
-}
-
-/** Ids [firstId, firstId + count) are this thread's share of the batch, in order; or the error. */
-export type EnqueueReply = { seq: number; firstId: number; count: number; contiguous: boolean } | { seq: number; error: string };
-/** Sent once, attached and listening. */
-export const READY = 'ready';
+import { attachProducer } from 'gpuqueue';
+import { type EnqueueReply, type EnqueueRequest, type ProducerWorkerData, READY } from '../producer-threads.js';
 
 const { handle, shares } = workerData as ProducerWorkerData;
 const producer = attachProducer(handle);
