@@ -1,7 +1,7 @@
 // The output of a bench run: one table (cli-table3) with every case side by side, and the JSON record
 // written to results/ with the date, the machine, and the versions measured.
 import { execFileSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -145,12 +145,33 @@ function gitState(dir: string): { commit: string; srcDirty: boolean } | null {
   }
 }
 
-/** A package's version as resolved from `fromPackageJson`'s folder, or null when it is not installed. */
+/**
+ * A package's version as `fromPackageJson`'s folder resolves it, or null when it is not installed. Found
+ * by walking up from its entry point: an `exports` map may hide `<name>/package.json` (koffi's does).
+ */
 function optionalVersion(fromPackageJson: string, name: string): string | null {
+  const require = createRequire(fromPackageJson);
+  let dir: string;
   try {
-    return (createRequire(fromPackageJson)(`${name}/package.json`) as { version: string }).version;
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    // not installed, or not exported: try its entry point
+  }
+  try {
+    dir = dirname(require.resolve(name));
   } catch {
     return null;
+  }
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === name) return pkg.version ?? null;
+    } catch {
+      // no package.json at this level: keep walking up
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
   }
 }
 
