@@ -45,6 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 # The kernels: nvcc is on the GPU machine, so build them here when they did not come along.
+[ -d /usr/local/cuda/bin ] && export PATH="/usr/local/cuda/bin:$PATH"
 if [ ! -f dist/kernels/checksum.ptx ] || [ ! -f dist/kernels/baseline_checksum.ptx ]; then
   echo "gpu-bench: building the kernels (dist/kernels) with $(command -v nvcc || echo 'no nvcc')" >&2
   node scripts/build-kernels.mjs || exit 2
