@@ -55,7 +55,8 @@ export function run(batch: Batch): Promise<void> {
     outstanding.push(o);
     if (!polling) void pollWhileOutstanding();
     const fail = (error: Error) => {
-      outstanding.splice(outstanding.indexOf(o), 1);
+      const at = outstanding.indexOf(o);
+      if (at >= 0) outstanding.splice(at, 1);
       reject(error);
     };
     if (producers) {
