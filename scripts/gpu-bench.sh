@@ -37,6 +37,12 @@ for dep in cli-table3 hdr-histogram-js piscina; do
   fi
 done
 
+# Stale or missing builds: compile here when TypeScript came along (.gpu staged with --dev).
+tsc=node_modules/typescript/bin/tsc
+if [ -f "$tsc" ]; then
+  [ -f dist/src/index.js ] || node "$tsc" -p tsconfig.json || exit 2
+  [ -f bench/dist/main.js ] || node "$tsc" -p bench/tsconfig.json || exit 2
+fi
 missing=()
 [ -f dist/src/index.js ] || missing+=("dist/src (npm run build)")
 [ -f bench/dist/main.js ] || missing+=("bench/dist (cd bench && npx tsc -p tsconfig.json)")
