@@ -14,12 +14,20 @@ export interface CaseSpec {
   batch: number;
   /** Fraction of messages the fault handler fails (gpuqueue only; 0 for peers). */
   failRate: number;
+  /** The engine gpuqueue runs on (gpuqueue only). **Default:** `'cpu'` */
+  backend?: GpuqueueBackend;
+  /**
+   * Worker threads enqueueing each batch (gpuqueue only: each attaches with attachProducer and enqueues
+   * its share; the owner thread harvests). **Default:** `0`: the owner thread enqueues too.
+   */
+  producers?: number;
   warmupMs: number;
   durationMs: number;
 }
 
-export const CONTENDERS = ['gpuqueue', 'piscina-task', 'piscina-batched', 'plain-loop'] as const;
+export const CONTENDERS = ['gpuqueue', 'piscina-task', 'piscina-batched', 'plain-loop', 'cuda-launch', 'cuda-graph'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
+export type GpuqueueBackend = 'cpu' | 'cuda' | 'webgpu';
 
 /** What a contender is handed: payloads and the FNV-1a each must give. */
 export interface Batch {
@@ -30,6 +38,8 @@ export interface Batch {
 /** Latencies are recorded in nanoseconds: from the moment a batch is handed over until a message's result is in hand. */
 export class Probe {
   readonly latencyNs = hdr.build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 600e9 });
+  /** Per batch (recorded by runner.ts): from hand-over until the last result is in hand and checked. */
+  readonly batchLatencyNs = hdr.build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 600e9 });
   messages = 0;
   mismatches = 0;
   deadLetters = 0;
@@ -43,8 +53,13 @@ export class Probe {
     else this.latencyNs.recordValueWithCount(v, count);
   }
 
+  recordBatchNs(ns: number): void {
+    this.batchLatencyNs.recordValue(ns < 1 ? 1 : Math.round(ns));
+  }
+
   reset(): void {
     this.latencyNs.reset();
+    this.batchLatencyNs.reset();
     this.messages = 0;
     this.mismatches = 0;
     this.deadLetters = 0;
@@ -55,8 +70,8 @@ export class Probe {
 
 /** A contender module: what runner.ts imports. */
 export interface Contender {
-  /** Starts what the contender needs (a queue, a pool); nothing here is timed. */
-  setup(spec: CaseSpec, probe: Probe): Promise<void>;
+  /** Starts what the contender needs (a queue, a pool); nothing here is timed. `batches` are those run() will get. */
+  setup(spec: CaseSpec, probe: Probe, batches: readonly Batch[]): Promise<void>;
   /** Processes one batch: resolves when every result is in hand and checked, latencies recorded. */
   run(batch: Batch): Promise<void>;
   /** One message there and back; resolves with its checksum (the runner checks and times it). */

@@ -1,26 +1,34 @@
 // The bench runner: plans the cases (matrix.ts), forks runner.ts once per case, prints a line per case
-// as it goes, then the one table, and writes the JSON. Exits 1 when any result failed its check.
-//   node dist/main.js [--engine cpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop]
+// as it goes, then the one table, and writes the JSON. Exits 1 when any result failed its check, 2 when
+// the run cannot happen here (a bad option, or --engine cuda/webgpu without that engine: the reason why).
+//   node dist/main.js [--engine cpu|cuda|webgpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop]
 import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { diagnoseEngines } from 'gpuqueue';
+import { probeCuda } from 'gpuqueue/cuda-driver';
 import { type CaseSpec, CONTENDERS } from './contender.js';
-import { FULL, planCases, QUICK } from './matrix.js';
-import { renderTable, withComparisons, writeJson } from './report.js';
+import { baselinePtxPath } from './cuda-batch.js';
+import { ENGINE_NAMES, ENGINE_PLANS } from './engine-plans.js';
+import { engineNeeded } from './gpu-matrix.js';
+import { labelOf, type RunInfo, renderTable, withComparisons, writeJson } from './report.js';
 import type { RunResult } from './runner.js';
 import { type CaseSummary, summarize } from './summary.js';
 
 const RUNNER_FILE = fileURLToPath(new URL('./runner.js', import.meta.url));
-const ENGINES = ['cpu'];
 /** Beyond warm-up + duration: forking, setup and teardown. A case past this is killed and reported. */
 const CASE_SLACK_MS = 60_000;
 
-const USAGE = `usage: node dist/main.js [--engine cpu] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>]
-  --engine  engine gpuqueue runs on (only cpu for now)            default: cpu
-  --quick   a small subset of the matrix (well under 2 minutes)
-  --repeats processes per case; the table shows the median rate   default: 3 (1 with --quick)
+const USAGE = `usage: node dist/main.js [--engine ${ENGINE_NAMES.join('|')}] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>]
+  --engine  what to measure                                       default: cpu
+${ENGINE_NAMES.map((e) => `              ${e}: ${ENGINE_PLANS[e]?.summary}`).join('\n')}
+            cuda (webgpu) fails at once, saying why, where that engine cannot run; other engines'
+            cases are skipped with the reason (printed, and kept in the JSON)
+  --quick   a small subset of the matrix (under 2 minutes)
+  --repeats processes per case; the table shows the median rate   default: 3 for cpu, 1 for cuda/webgpu (1 with --quick)
   --out     directory for the JSON record                        default: results (beside this package)
   --only    contenders to run, comma-separated: ${CONTENDERS.join(', ')}`;
 
@@ -51,9 +59,43 @@ function runOnce(spec: CaseSpec): Promise<RunResult> {
 }
 
 function describe(spec: CaseSpec): string {
-  const what = spec.mode === 'round-trip' ? 'round trip' : `batch ${spec.batch}`;
-  const fail = spec.contender === 'gpuqueue' && spec.mode === 'throughput' ? `, ${spec.failRate * 100} % fail` : '';
-  return `${spec.contender} ${spec.payloadBytes} B, ${what}${fail}`;
+  const what = spec.mode === 'round-trip' ? '' : `, batch ${spec.batch}`;
+  const threads =
+    spec.producers === undefined || spec.mode === 'round-trip'
+      ? ''
+      : spec.producers === 0
+        ? ', owner thread enqueues'
+        : `, ${spec.producers} producer thread${spec.producers > 1 ? 's' : ''}`;
+  const fail =
+    spec.contender === 'gpuqueue' && spec.mode === 'throughput' && spec.backend === undefined ? `, ${spec.failRate * 100} % fail` : '';
+  return `${labelOf(spec)} ${spec.payloadBytes} B${what}${threads}${fail}`;
+}
+
+/**
+ * Why each GPU engine in `needed` cannot run here (absent: it can), and the devices seen. CUDA is asked
+ * first, and a required engine that is missing ends the questions (no Dawn probe to wait for).
+ */
+async function engineAvailability(
+  needed: Set<string>,
+  required: readonly string[],
+): Promise<{ why: Map<string, string>; devices: Record<string, unknown> }> {
+  const why = new Map<string, string>();
+  const devices: Record<string, unknown> = {};
+  if (needed.has('cuda')) {
+    const probe = probeCuda();
+    const kernels = dirname(baselinePtxPath());
+    if (!probe.usable) why.set('cuda', probe.reason);
+    else if (!existsSync(join(kernels, 'checksum.ptx')) || !existsSync(baselinePtxPath()))
+      why.set('cuda', `the CUDA kernels are not built in ${kernels}: run \`node scripts/build-kernels.mjs\` (needs nvcc)`);
+    devices.cuda = probe.usable ? probe.device : { reason: why.get('cuda') };
+    if (why.has('cuda') && required.includes('cuda')) return { why, devices };
+  }
+  if (needed.has('webgpu')) {
+    const { webgpu } = await diagnoseEngines();
+    if (!webgpu.usable) why.set('webgpu', webgpu.reason);
+    devices.webgpu = webgpu.usable ? webgpu.adapter : { reason: webgpu.reason };
+  }
+  return { why, devices };
 }
 
 async function main(): Promise<number> {
@@ -71,8 +113,9 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!ENGINES.includes(values.engine)) {
-    console.error(`--engine must be one of ${ENGINES.join(', ')}; got ${JSON.stringify(values.engine)}\n${USAGE}`);
+  const engine = ENGINE_PLANS[values.engine];
+  if (!engine) {
+    console.error(`--engine must be one of ${ENGINE_NAMES.join(', ')}; got ${JSON.stringify(values.engine)}\n${USAGE}`);
     return 2;
   }
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map((s) => s.trim()));
@@ -82,7 +125,7 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  const plan = { ...(values.quick ? QUICK : FULL) };
+  const plan = { ...(values.quick ? engine.quick : engine.full) };
   if (values.repeats !== undefined) {
     const n = Number(values.repeats);
     if (!Number.isInteger(n) || n < 1 || n > 100) {
@@ -92,7 +135,31 @@ async function main(): Promise<number> {
     plan.repeats = n;
   }
   const outDir = resolve(values.out ?? fileURLToPath(new URL('../results', import.meta.url)));
-  const cases = planCases(plan, only);
+  const planned = engine.planCases(plan, only);
+  const needed = new Set<string>(engine.requires);
+  for (const spec of planned) {
+    const e = engineNeeded(spec);
+    if (e) needed.add(e);
+  }
+  const { why, devices } = await engineAvailability(needed, engine.requires);
+  for (const e of engine.requires) {
+    const reason = why.get(e);
+    if (reason) {
+      console.error(`gpuqueue bench --engine ${values.engine}: cannot run here: ${e} is not usable: ${reason}`);
+      return 2;
+    }
+  }
+  const skipped: RunInfo['skipped'] = [];
+  const cases = planned.filter((spec) => {
+    const reason = why.get(engineNeeded(spec) ?? '');
+    if (!reason) return true;
+    const what = labelOf({ ...spec, mode: 'throughput' });
+    const entry = skipped.find((s) => s.what === what);
+    if (entry) entry.cases++;
+    else skipped.push({ what, cases: 1, reason });
+    return false;
+  });
+  for (const s of skipped) console.error(`gpuqueue bench: skipping ${s.what} (${s.cases} cases): ${s.reason}`);
   const startedAt = new Date();
   const estimateS = Math.ceil((plan.repeats * cases.reduce((s, c) => s + c.warmupMs + c.durationMs + 600, 0)) / 1000);
   const loadBefore = loadavg();
@@ -118,7 +185,7 @@ async function main(): Promise<number> {
       if (bad) failed++;
       const each = runs.length > 1 ? ` (runs: ${r.runsMsgPerSec.map((n) => n.toLocaleString('en-US')).join(', ')})` : '';
       console.error(
-        `${tag}: ${r.msgPerSec.toLocaleString('en-US')} msg/s${each}, p50 ${r.latencyUs.p50} µs, p99 ${r.latencyUs.p99} µs${bad ? '  CHECK FAILED' : ''}`,
+        `${tag}: ${r.msgPerSec.toLocaleString('en-US')} msg/s${each}, batch p50 ${r.batchLatencyUs.p50} µs, p99 ${r.batchLatencyUs.p99} µs${bad ? '  CHECK FAILED' : ''}`,
       );
     } catch (error) {
       failed++;
@@ -126,11 +193,21 @@ async function main(): Promise<number> {
     }
   }
 
-  const rows = withComparisons(results);
-  console.log(renderTable(rows));
+  const rows = withComparisons(results, engine.comparison);
+  console.log(renderTable(rows, engine.comparison));
+  for (const s of skipped) console.log(`skipped: ${s.what} (${s.cases} cases): ${s.reason}`);
   const file = await writeJson(
     outDir,
-    { engine: values.engine, quick: values.quick, plan, startedAt, loadavg: { before: loadBefore, after: loadavg() } },
+    {
+      engine: values.engine,
+      quick: values.quick,
+      plan,
+      comparison: engine.comparison,
+      skipped,
+      ...(needed.size > 0 ? { devices } : {}),
+      startedAt,
+      loadavg: { before: loadBefore, after: loadavg() },
+    },
     rows,
   );
   console.log(`wrote ${file}`);

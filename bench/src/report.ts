@@ -1,22 +1,37 @@
 // The output of a bench run: one table (cli-table3) with every case side by side, and the JSON record
 // written to results/ with the date, the machine, and the versions measured.
 import { execFileSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import Table from 'cli-table3';
 import { version as piscinaVersion } from 'piscina';
-import type { ContenderName } from './contender.js';
+import type { CaseSpec, ContenderName } from './contender.js';
+import type { GpuMatrixPlan } from './gpu-matrix.js';
 import type { MatrixPlan } from './matrix.js';
 import { BATCHES_IN_FLIGHT } from './runner.js';
 import type { CaseSummary } from './summary.js';
 
 export interface RowResult extends CaseSummary {
   mbPerSec: number;
-  /** msg/s over Piscina-batched's at the same payload and batch (throughput rows only). */
-  vsPiscinaBatched: number | null;
+  /** Payload bytes per second, in GB/s (1e9). */
+  gbPerSec: number;
+  /** The engine's comparison (Comparison): a ratio of msg/s with the reference's at the same point, or null. */
+  ratio: number | null;
+}
+
+/** What the table's × column compares each row with (one per engine: engine-plans.ts). */
+export interface Comparison {
+  /** The column's head. */
+  column: string;
+  /** Printed under the table and kept in the JSON: what the number means. */
+  legend: string;
+  /** The reference rows; at each point (mode, payload, batch) the best of them is taken. */
+  isReference(spec: CaseSpec): boolean;
+  /** `row/ref`: this row's msg/s over the reference's; `ref/row`: the reference's over this row's. */
+  ratio: 'row/ref' | 'ref/row';
 }
 
 const LABELS: Record<ContenderName, string> = {
@@ -24,18 +39,31 @@ const LABELS: Record<ContenderName, string> = {
   'piscina-task': 'Piscina, task per message',
   'piscina-batched': 'Piscina, packed batch',
   'plain-loop': 'plain loop, 1 thread',
+  'cuda-launch': 'launch per batch (by hand)',
+  'cuda-graph': 'CUDA Graph per batch (by hand)',
 };
 
-export function withComparisons(results: CaseSummary[]): RowResult[] {
-  const baseline = new Map<string, number>();
-  const at = (r: CaseSummary) => `${r.spec.payloadBytes}/${r.spec.batch}`;
-  for (const r of results) if (r.spec.contender === 'piscina-batched') baseline.set(at(r), r.msgPerSec);
+/** The contender as the table names it: gpuqueue with its engine when the case names one. */
+export function labelOf(spec: CaseSpec): string {
+  const base = spec.contender === 'gpuqueue' && spec.backend !== undefined ? `gpuqueue ${spec.backend}` : LABELS[spec.contender];
+  return spec.mode === 'round-trip' ? `${base}, round trip` : base;
+}
+
+export function withComparisons(results: CaseSummary[], comparison: Comparison): RowResult[] {
+  const best = new Map<string, number>();
+  const at = (r: CaseSummary) => `${r.spec.mode}/${r.spec.payloadBytes}/${r.spec.batch}`;
+  for (const r of results) {
+    if (comparison.isReference(r.spec) && r.msgPerSec > (best.get(at(r)) ?? 0)) best.set(at(r), r.msgPerSec);
+  }
   return results.map((r) => {
-    const base = r.spec.mode === 'throughput' ? baseline.get(at(r)) : undefined;
+    const ref = best.get(at(r));
+    const ratio = ref && r.msgPerSec > 0 ? (comparison.ratio === 'row/ref' ? r.msgPerSec / ref : ref / r.msgPerSec) : null;
+    const bytesPerSec = r.msgPerSec * r.spec.payloadBytes;
     return {
       ...r,
-      mbPerSec: Math.round((r.msgPerSec * r.spec.payloadBytes) / 1e4) / 100,
-      vsPiscinaBatched: base ? Math.round((r.msgPerSec / base) * 100) / 100 : null,
+      mbPerSec: Math.round(bytesPerSec / 1e4) / 100,
+      gbPerSec: Math.round(bytesPerSec / 1e6) / 1000,
+      ratio: ratio === null ? null : Math.round(ratio * 100) / 100,
     };
   });
 }
@@ -56,40 +84,51 @@ function check(r: RowResult): string {
   return problems.length === 0 ? 'ok' : problems.join('; ');
 }
 
-export function renderTable(rows: RowResult[]): string {
-  // The spread column only when cases ran more than once.
+interface Column {
+  head: string;
+  align: 'left' | 'right';
+  cell(r: RowResult): string;
+}
+
+export function renderTable(rows: RowResult[], comparison: Comparison): string {
+  const isQueue = (r: RowResult) => r.spec.contender === 'gpuqueue' && r.spec.mode === 'throughput';
+  // Columns only where some row has something to say in them.
   const repeated = rows.some((r) => r.runsMsgPerSec.length > 1);
-  const pick = <T>(cells: T[]): T[] => (repeated ? cells : cells.filter((_, i) => i !== 5));
-  const head = ['contender', 'payload', 'batch', 'failures', 'msg/s', 'runs: min–max', 'MB/s', 'p50 µs', 'p99 µs', '× vs Piscina batched'];
+  const producers = rows.some((r) => r.spec.producers !== undefined);
+  const failures = rows.some((r) => r.spec.failRate > 0);
+  const columns: (Column | false)[] = [
+    { head: 'contender', align: 'left', cell: (r) => labelOf(r.spec) },
+    producers && {
+      head: 'producer threads',
+      align: 'right',
+      cell: (r) =>
+        r.spec.producers === undefined || r.spec.mode === 'round-trip' ? '—' : r.spec.producers === 0 ? 'owner' : String(r.spec.producers),
+    },
+    { head: 'payload', align: 'right', cell: (r) => bytes(r.spec.payloadBytes) },
+    { head: 'batch', align: 'right', cell: (r) => (r.spec.mode === 'round-trip' ? '1' : int(r.spec.batch)) },
+    failures && { head: 'failures', align: 'right', cell: (r) => (isQueue(r) ? `${Math.round(r.spec.failRate * 100)} %` : 'n/a') },
+    { head: 'msg/s', align: 'right', cell: (r) => int(r.msgPerSec) },
+    repeated && { head: 'runs: min–max', align: 'right', cell: (r) => spread(r.runsMsgPerSec) },
+    { head: 'GB/s', align: 'right', cell: (r) => r.gbPerSec.toFixed(3) },
+    { head: 'batch p50 µs', align: 'right', cell: (r) => micros(r.batchLatencyUs.p50) },
+    { head: 'batch p99 µs', align: 'right', cell: (r) => micros(r.batchLatencyUs.p99) },
+    { head: 'msg p50 µs', align: 'right', cell: (r) => micros(r.latencyUs.p50) },
+    { head: 'msg p99 µs', align: 'right', cell: (r) => micros(r.latencyUs.p99) },
+    { head: comparison.column, align: 'right', cell: (r) => (r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`) },
+    failures && { head: 'retries', align: 'right', cell: (r) => (isQueue(r) ? int(r.retries) : 'n/a') },
+    failures && { head: 'dead letters', align: 'right', cell: (r) => (isQueue(r) ? int(r.deadLetters) : 'n/a') },
+    { head: 'check', align: 'left', cell: check },
+  ];
+  const shown = columns.filter((c): c is Column => c !== false);
   const table = new Table({
-    head: pick([...head, 'retries', 'dead letters', 'check']),
-    colAligns: pick([...head.map((_, i) => (i === 0 ? 'left' : 'right') as 'left' | 'right'), 'right', 'right', 'left']),
+    head: shown.map((c) => c.head),
+    colAligns: shown.map((c) => c.align),
     style: { head: [], border: [] },
-    // No rule between rows: 78 rows stay readable on one screen's width and in CI logs.
+    // No rule between rows: 100 rows stay readable on one screen's width and in CI logs.
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
-  for (const r of rows) {
-    const s = r.spec;
-    const isQueue = s.contender === 'gpuqueue' && s.mode === 'throughput';
-    table.push(
-      pick([
-        s.mode === 'round-trip' ? `${LABELS[s.contender]}, round trip` : LABELS[s.contender],
-        bytes(s.payloadBytes),
-        s.mode === 'round-trip' ? '1' : int(s.batch),
-        isQueue ? `${Math.round(s.failRate * 100)} %` : 'n/a',
-        int(r.msgPerSec),
-        spread(r.runsMsgPerSec),
-        r.mbPerSec.toFixed(1),
-        micros(r.latencyUs.p50),
-        micros(r.latencyUs.p99),
-        r.vsPiscinaBatched === null ? '—' : `${r.vsPiscinaBatched.toFixed(2)}×`,
-        isQueue ? int(r.retries) : 'n/a',
-        isQueue ? int(r.deadLetters) : 'n/a',
-        check(r),
-      ]),
-    );
-  }
-  return table.toString();
+  for (const r of rows) table.push(shown.map((c) => c.cell(r)));
+  return `${table.toString()}\n${comparison.legend}\nbatch latency: hand-over until the batch's last result is in hand and checked; msg: per message (batched peers: the batch's)`;
 }
 
 function gitState(dir: string): { commit: string; srcDirty: boolean } | null {
@@ -106,10 +145,46 @@ function gitState(dir: string): { commit: string; srcDirty: boolean } | null {
   }
 }
 
+/**
+ * A package's version as `fromPackageJson`'s folder resolves it, or null when it is not installed. Found
+ * by walking up from its entry point: an `exports` map may hide `<name>/package.json` (koffi's does).
+ */
+function optionalVersion(fromPackageJson: string, name: string): string | null {
+  const require = createRequire(fromPackageJson);
+  let dir: string;
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    // not installed, or not exported: try its entry point
+  }
+  try {
+    dir = dirname(require.resolve(name));
+  } catch {
+    return null;
+  }
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === name) return pkg.version ?? null;
+    } catch {
+      // no package.json at this level: keep walking up
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
 export interface RunInfo {
   engine: string;
   quick: boolean;
-  plan: MatrixPlan;
+  plan: MatrixPlan | GpuMatrixPlan;
+  comparison: Comparison;
+  /** Cases not run, grouped, each with why. */
+  skipped: { what: string; cases: number; reason: string }[];
+  /** The GPUs the run saw (gpuqueue's diagnoseEngines), for GPU runs. */
+  devices?: Record<string, unknown>;
+
   startedAt: Date;
   /** 1, 5, 15-minute load averages before and after: others' work on the machine skews the numbers. */
   loadavg: { before: number[]; after: number[] };
@@ -133,10 +208,14 @@ export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     },
     loadavg: info.loadavg,
+    ...(info.devices ? { devices: info.devices } : {}),
     node: process.version,
     versions: {
       gpuqueue: (require(gpuqueuePackage) as { version: string }).version,
       piscina: piscinaVersion,
+      // gpuqueue's optional dependencies, as gpuqueue resolves them: the CUDA binding and Dawn.
+      koffi: optionalVersion(gpuqueuePackage, 'koffi'),
+      webgpu: optionalVersion(gpuqueuePackage, 'webgpu'),
     },
     git: gitState(realpathSync(dirname(gpuqueuePackage))),
     method: {
@@ -144,9 +223,14 @@ export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]
       rate: `median over ${info.plan.repeats} run(s) of a case, each in a fresh process (runsMsgPerSec lists them)`,
       latency:
         'per message, from the moment its batch is handed to the contender until its result is in hand (batched peers: when the batch returns); round trips: one message at a time',
-      handler: 'FNV-1a 32-bit (gpuqueue: checksum, wrapped in fault when failures > 0; peers: the same fnv1a imported from gpuqueue)',
+      batchLatency: "per batch, from hand-over until the batch's last result is in hand and checked (round trips: per message)",
+      gbPerSec: 'payload bytes per second / 1e9',
+      handler:
+        'FNV-1a 32-bit (gpuqueue: checksum, wrapped in fault when failures > 0; CUDA baselines: the same device process_message of checksum.cu; peers: the same fnv1a imported from gpuqueue)',
+      comparison: { column: info.comparison.column, legend: info.comparison.legend, ratio: info.comparison.ratio },
       plan: info.plan,
     },
+    skipped: info.skipped,
     results: rows,
   };
   await mkdir(outDir, { recursive: true });

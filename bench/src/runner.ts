@@ -14,6 +14,8 @@ export interface RunResult {
   msgPerSec: number;
   /** Latencies in ns, HDR-encoded (compressed base64), so runs of a case can be merged. */
   latencyHistogram: string;
+  /** Per-batch latencies (round trips: per message), likewise. */
+  batchLatencyHistogram: string;
   mismatches: number;
   deadLetters: number;
   expectedDeadLetters: number;
@@ -33,14 +35,16 @@ async function loadContender(name: string): Promise<Contender> {
 }
 
 /** Runs batches back to back, BATCHES_IN_FLIGHT at a time, starting none after `ms`; returns messages done. */
-async function drive(contender: Contender, batches: Batch[], ms: number): Promise<number> {
+async function drive(contender: Contender, probe: Probe, batches: Batch[], ms: number): Promise<number> {
   const end = performance.now() + ms;
   let next = 0;
   let done = 0;
   const lane = async () => {
     while (performance.now() < end) {
       const batch = batches[next++ % batches.length] as Batch;
+      const started = performance.now();
       await contender.run(batch);
+      probe.recordBatchNs((performance.now() - started) * 1e6);
       done += batch.payloads.length;
     }
   };
@@ -58,7 +62,9 @@ async function roundTrips(contender: Contender, probe: Probe, batch: Batch, ms: 
     const i = n++ % batch.payloads.length;
     const started = performance.now();
     const sum = await roundTrip(batch.payloads[i] as Uint8Array);
-    probe.recordNs((performance.now() - started) * 1e6);
+    const ns = (performance.now() - started) * 1e6;
+    probe.recordNs(ns);
+    probe.recordBatchNs(ns);
     if (sum !== batch.expected[i]) probe.mismatches++;
   }
   return n;
@@ -68,9 +74,9 @@ export async function measure(spec: CaseSpec): Promise<RunResult> {
   const contender = await loadContender(spec.contender);
   const batches = makeBatches(spec.payloadBytes, spec.mode === 'round-trip' ? 1024 : spec.batch);
   const probe = new Probe();
-  await contender.setup(spec, probe);
+  await contender.setup(spec, probe, batches);
   const work = (ms: number) =>
-    spec.mode === 'round-trip' ? roundTrips(contender, probe, batches[0] as Batch, ms) : drive(contender, batches, ms);
+    spec.mode === 'round-trip' ? roundTrips(contender, probe, batches[0] as Batch, ms) : drive(contender, probe, batches, ms);
   await work(spec.warmupMs);
   probe.reset();
   const started = performance.now();
@@ -83,6 +89,7 @@ export async function measure(spec: CaseSpec): Promise<RunResult> {
     seconds: Math.round(seconds * 1e4) / 1e4,
     msgPerSec: Math.round(messages / seconds),
     latencyHistogram: hdr.encodeIntoCompressedBase64(probe.latencyNs),
+    batchLatencyHistogram: hdr.encodeIntoCompressedBase64(probe.batchLatencyNs),
     mismatches: probe.mismatches,
     deadLetters: probe.deadLetters,
     expectedDeadLetters: probe.expectedDeadLetters,

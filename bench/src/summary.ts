@@ -22,6 +22,8 @@ export interface CaseSummary {
   messages: number;
   seconds: number;
   latencyUs: LatencyUs;
+  /** Per batch: hand-over until the last result is in hand (round trips: per message). */
+  batchLatencyUs: LatencyUs;
   mismatches: number;
   deadLetters: number;
   expectedDeadLetters: number;
@@ -51,7 +53,11 @@ export function summarize(runs: RunResult[]): CaseSummary {
   const first = runs[0];
   if (!first) throw new Error('summarize: no runs');
   const merged = hdr.build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 600e9 });
-  for (const r of runs) merged.add(hdr.decodeFromCompressedBase64(r.latencyHistogram));
+  const mergedBatches = hdr.build({ numberOfSignificantValueDigits: 3, lowestDiscernibleValue: 1, highestTrackableValue: 600e9 });
+  for (const r of runs) {
+    merged.add(hdr.decodeFromCompressedBase64(r.latencyHistogram));
+    mergedBatches.add(hdr.decodeFromCompressedBase64(r.batchLatencyHistogram));
+  }
   const sum = (f: (r: RunResult) => number) => runs.reduce((s, r) => s + f(r), 0);
   return {
     spec: first.spec,
@@ -60,6 +66,7 @@ export function summarize(runs: RunResult[]): CaseSummary {
     messages: sum((r) => r.messages),
     seconds: Math.round(sum((r) => r.seconds) * 1e4) / 1e4,
     latencyUs: latencyUs(merged),
+    batchLatencyUs: latencyUs(mergedBatches),
     mismatches: sum((r) => r.mismatches),
     deadLetters: sum((r) => r.deadLetters),
     expectedDeadLetters: sum((r) => r.expectedDeadLetters),

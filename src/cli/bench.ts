@@ -1,5 +1,5 @@
-// `gpuqueue bench`: runs the benchmark package (bench/ in the repository: gpuqueue against Piscina and a
-// plain loop, each case in a forked process) as a child process. The bench has its own dependencies, so
+// `gpuqueue bench`: runs the benchmark package (bench/ in the repository: gpuqueue against its peers, each
+// case in a forked process; --engine picks what is measured) as a child process. The bench has its own dependencies, so
 // it is installed apart; this command checks that, compiles the bench when its sources changed, and
 // passes the options on.
 import { spawn, spawnSync } from 'node:child_process';
@@ -9,8 +9,15 @@ import { join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { PACKAGE_ROOT } from './package-root.js';
 
+/** What `--engine` measures: bench/src/engine-plans.ts has one entry per name. */
+const BENCH_ENGINES = {
+  cpu: 'the cpu engine against Piscina and a plain loop',
+  cuda: 'the cuda engine (1-8 producer threads) against launch-per-batch and CUDA Graph replay by hand, with the cpu and webgpu engines beside it; fails at once without a usable GPU',
+  webgpu: 'the webgpu engine beside the cpu and (with a GPU) cuda engines; fails at once without a WebGPU adapter',
+} as const;
+
 export interface BenchOptions {
-  engine: 'cpu';
+  engine: keyof typeof BENCH_ENGINES;
   quick?: boolean;
   out?: string;
   repeats?: string;
@@ -19,12 +26,18 @@ export interface BenchOptions {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('benchmark gpuqueue against Piscina and a plain loop; prints one table, writes JSON to bench/results/')
-    .addOption(new Option('--engine <engine>', 'engine gpuqueue runs on').choices(['cpu']).default('cpu'))
+    .description('benchmark gpuqueue against its peers, side by side in one run; prints one table, writes JSON to bench/results/')
+    .addOption(new Option('--engine <engine>', 'what to measure').choices(Object.keys(BENCH_ENGINES)).default('cpu'))
     .option('--quick', 'a small subset of the matrix (under 2 minutes)')
     .option('--out <dir>', 'directory for the JSON record (default: bench/results in the repository)')
-    .option('--repeats <n>', 'processes per case; the table shows the median (default: 3, 1 with --quick)')
-    .option('--only <contenders>', 'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop')
+    .option('--repeats <n>', 'processes per case; the table shows the median (default: 3 for cpu, 1 for cuda and webgpu, 1 with --quick)')
+    .option('--only <contenders>', 'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop, cuda-launch, cuda-graph')
+    .addHelpText(
+      'after',
+      `\nEngines:\n${Object.entries(BENCH_ENGINES)
+        .map(([name, what]) => `  ${name.padEnd(7)} ${what}`)
+        .join('\n')}`,
+    )
     .action(async (options: BenchOptions) => {
       process.exitCode = await runBench(options);
     });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { BASELINE_PARAM_BYTES } from '../../bench/src/cuda-batch-layout.js';
 import { LAUNCH_PARAM_BYTES } from '../../src/engines/cuda/launch-params.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -45,6 +46,12 @@ test('the persistent kernel builds to PTX with every built-in handler', { skip: 
         [],
         `${handler}.ptx has no atomics outside shared memory`,
       );
+    }
+    // The bench's launch-per-batch baseline, per leaf: its params are what cuda-batch-layout.ts encodes.
+    for (const handler of manifest.handlers) {
+      const ptx = readFileSync(join(out, `baseline_${handler}.ptx`), 'utf8');
+      assert.match(ptx, /\.entry gq_baseline_batch\(/, `baseline_${handler}.ptx has the kernel`);
+      assert.match(ptx, new RegExp(`gq_baseline_batch_param_1\\[${BASELINE_PARAM_BYTES}\\]`), `baseline_${handler}.ptx params`);
     }
     // Bit-identical float results rule out FMA contraction.
     assert.doesNotMatch(readFileSync(join(out, 'vector-stats.ptx'), 'utf8'), /\bfma\./);

@@ -1,16 +1,18 @@
-// gpuqueue: batches in through enqueueBatch, results out one message at a time through pollCompletions
-// (per-message results, as an application reads them), polled once per event-loop turn while batches
-// are out. The handler is `checksum`, wrapped in `fault` when the case fails a share of messages; each
-// result is checked against FNV-1a and each dead letter against the fault handler's own reference. The
-// round trip is `enqueue` → `result(id)`.
+// gpuqueue on the engine the case names (cpu, cuda, webgpu): batches in through enqueueBatch, on the
+// owner thread or split among producer worker threads (attachProducer, producer-threads.ts); results
+// out one message at a time through pollCompletions on the owner thread (per-message results, as an
+// application reads them), polled once per event-loop turn while batches are out. The handler is
+// `checksum`, wrapped in `fault` when the case fails a share of messages; each result is checked against
+// FNV-1a and each dead letter against the fault handler's own reference. Round trip: `enqueue` → `result(id)`.
 import { type Completion, DEFAULT_OPTIONS, faultFails, open, type Queue } from 'gpuqueue';
 import { type Batch, type CaseSpec, type Probe, readU32LE } from '../contender.js';
+import { type IdSpan, ProducerThreads } from '../producer-threads.js';
 
-/** A batch handed to the queue whose results are not all in. `firstId` is -1 until enqueueBatch resolves. */
+/** A batch handed to the queue whose results are not all in; `spans` grow as its enqueues resolve. */
 interface OutstandingBatch {
   startedMs: number;
   expected: Uint32Array;
-  firstId: number;
+  spans: IdSpan[];
   left: number;
   resolve(): void;
   reject(error: Error): void;
@@ -23,48 +25,68 @@ let q: Queue;
 let probe: Probe;
 let failRate = 0;
 let engineConfig: Record<string, unknown> = {};
+let producers: ProducerThreads | undefined;
+let batchIndex = new Map<Batch, number>();
 const outstanding: OutstandingBatch[] = [];
-/** Completions read before enqueueBatch told us their ids (it resolves only once the whole batch is in). */
+/** Completions read before their enqueue told us their ids (enqueueBatch resolves once the whole share is in). */
 const early = new Map<number, { c: Completion; atMs: number }>();
 let polling = false;
 
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
-export async function setup(spec: CaseSpec, p: Probe): Promise<void> {
+export async function setup(spec: CaseSpec, p: Probe, batches: readonly Batch[]): Promise<void> {
   probe = p;
   failRate = spec.failRate;
+  const backend = spec.backend ?? 'cpu';
   const handler = failRate > 0 ? { name: 'fault', inner: 'checksum', failRate } : 'checksum';
   // Room for the two batches kept in flight.
   const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo(2 * spec.batch));
-  engineConfig = { backend: 'cpu', capacity, slotBytes: spec.payloadBytes, handler };
-  q = await open({ backend: 'cpu', capacity, slotBytes: spec.payloadBytes, handler });
+  engineConfig = { backend, capacity, slotBytes: spec.payloadBytes, handler };
+  q = await open({ backend, capacity, slotBytes: spec.payloadBytes, handler });
+  batchIndex = new Map(batches.map((b, i) => [b, i]));
+  const threads = spec.producers ?? 0;
+  if (threads > 0 && spec.mode === 'throughput') producers = await ProducerThreads.start(q.producerHandle(), batches, threads);
 }
 
 export function run(batch: Batch): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const count = batch.payloads.length;
-    const o: OutstandingBatch = { startedMs: performance.now(), expected: batch.expected, firstId: -1, left: count, resolve, reject };
+    const o: OutstandingBatch = { startedMs: performance.now(), expected: batch.expected, spans: [], left: count, resolve, reject };
     outstanding.push(o);
     if (!polling) void pollWhileOutstanding();
+    const fail = (error: Error) => {
+      const at = outstanding.indexOf(o);
+      if (at >= 0) outstanding.splice(at, 1);
+      reject(error);
+    };
+    if (producers) {
+      const index = batchIndex.get(batch);
+      if (index === undefined) return fail(new Error('run() got a batch that setup() was not given'));
+      producers.enqueue(index, (span) => addSpan(o, span), fail);
+      return;
+    }
     q.enqueueBatch(batch.payloads).then((ids) => {
       const first = ids[0] as number;
       if (ids[count - 1] !== first + count - 1) {
-        reject(
-          new Error(
-            `enqueueBatch gave non-contiguous ids (${first}…${ids[count - 1]} for ${count} messages); the bench's bookkeeping assumes one producer`,
-          ),
-        );
+        fail(new Error(`enqueueBatch gave non-contiguous ids (${first}…${ids[count - 1]} for ${count} messages)`));
         return;
       }
-      o.firstId = first;
-      for (const [id, e] of early) {
-        if (id >= first && id < first + count) {
-          early.delete(id);
-          settle(o, e.c, e.atMs);
-        }
-      }
-    }, reject);
+      addSpan(o, { firstId: first, count, offset: 0 });
+    }, fail);
   });
+}
+
+/** Ids of `span` are known now: settle the completions that came back before we knew them. */
+function addSpan(o: OutstandingBatch, span: IdSpan): void {
+  o.spans.push(span);
+  if (early.size === 0) return;
+  for (let id = span.firstId; id < span.firstId + span.count; id++) {
+    const e = early.get(id);
+    if (e) {
+      early.delete(id);
+      settle(o, span, e.c, e.atMs);
+    }
+  }
 }
 
 async function pollWhileOutstanding(): Promise<void> {
@@ -77,9 +99,7 @@ async function pollWhileOutstanding(): Promise<void> {
         let dead = 0;
         for (const c of got) {
           if (c.status === 'dead-letter') dead++;
-          const o = owner(c.id);
-          if (o) settle(o, c, atMs);
-          else early.set(c.id, { c, atMs });
+          if (!settleKnown(c, atMs)) early.set(c.id, { c, atMs });
         }
         if (dead > 0) q.deadLetters(); // drop the payload copies the queue keeps for inspection
       }
@@ -92,18 +112,27 @@ async function pollWhileOutstanding(): Promise<void> {
   }
 }
 
-function owner(id: number): OutstandingBatch | undefined {
-  for (const o of outstanding) if (o.firstId !== -1 && id >= o.firstId && id < o.firstId + o.expected.length) return o;
-  return undefined;
+/** Settles a completion whose batch and span are known; false when its ids have not come back yet. */
+function settleKnown(c: Completion, atMs: number): boolean {
+  for (const o of outstanding) {
+    for (const span of o.spans) {
+      if (c.id >= span.firstId && c.id < span.firstId + span.count) {
+        settle(o, span, c, atMs);
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
-function settle(o: OutstandingBatch, c: Completion, atMs: number): void {
+function settle(o: OutstandingBatch, span: IdSpan, c: Completion, atMs: number): void {
   probe.recordNs((atMs - o.startedMs) * 1e6);
   probe.retries += c.attempts - 1;
   const mustFail = failRate > 0 && faultFails(c.id, 0, { failRate, ...FAULT_PARAMS });
   if (mustFail) probe.expectedDeadLetters++;
   if (c.status === 'ok') {
-    if (mustFail || c.data.byteLength !== 4 || readU32LE(c.data) !== o.expected[c.id - o.firstId]) probe.mismatches++;
+    const expected = o.expected[span.offset + c.id - span.firstId];
+    if (mustFail || c.data.byteLength !== 4 || readU32LE(c.data) !== expected) probe.mismatches++;
   } else {
     probe.deadLetters++;
     if (!mustFail) probe.mismatches++;
@@ -121,10 +150,13 @@ export async function roundTrip(payload: Uint8Array): Promise<number> {
 }
 
 export async function teardown(): Promise<Record<string, unknown>> {
+  const threads = producers?.threads ?? 0;
+  await producers?.close();
   const s = q.stats();
   const report = await q.shutdown();
   return {
     ...engineConfig,
+    producerThreads: threads,
     engine: s.engine,
     engineDetail: s.engineDetail,
     maxDepth: s.maxDepth,

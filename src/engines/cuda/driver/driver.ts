@@ -9,6 +9,17 @@ const CU_MEMHOSTREGISTER_PORTABLE = 1;
 const CU_MEMHOSTREGISTER_DEVICEMAP = 2;
 /** CU_STREAM_NON_BLOCKING: the persistent kernel's stream never waits on the legacy default stream. */
 const CU_STREAM_NON_BLOCKING = 1;
+/**
+ * CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls (a synchronous copy, a malloc)
+ * break the capture; other threads' CUDA work goes on untouched.
+ */
+const CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
+
+/** Page-locked host memory from cuMemAllocHost: the driver's pointer, and the same bytes seen from JS. */
+export interface PinnedHostBuffer {
+  pointer: NativePointer;
+  bytes: Uint8Array;
+}
 
 /** The driver's name for a CUresult (`CUDA_ERROR_…`), or `CUresult n` when it has none. */
 export function cudaErrorName(fn: CudaFunctions, result: number): string {
@@ -112,6 +123,27 @@ export class CudaDriver {
     this.call('cuMemcpyDtoH_v2', target, address, target.byteLength);
   }
 
+  /** Page-locked host memory (cuMemAllocHost): async copies from and to it overlap with the host's work. */
+  allocPinnedHost(bytes: number): PinnedHostBuffer {
+    const pointer = this.out('cuMemAllocHost_v2', bytes);
+    return { pointer, bytes: new Uint8Array(this.lib.koffi.view(pointer, bytes)) };
+  }
+
+  /** Frees cuMemAllocHost memory; its `bytes` view must not be touched afterwards. */
+  freePinnedHost(buffer: PinnedHostBuffer): void {
+    this.call('cuMemFreeHost', buffer.pointer);
+  }
+
+  /** Copies the first `bytes` of pinned host memory to the device, in stream order. */
+  copyToDeviceAsync(address: bigint, host: PinnedHostBuffer, bytes: number, stream: NativePointer): void {
+    this.call('cuMemcpyHtoDAsync_v2', address, host.pointer, bytes, stream);
+  }
+
+  /** Copies device memory into the first `bytes` of pinned host memory, in stream order. */
+  copyToHostAsync(host: PinnedHostBuffer, address: bigint, bytes: number, stream: NativePointer): void {
+    this.call('cuMemcpyDtoHAsync_v2', host.pointer, address, bytes, stream);
+  }
+
   setCurrent(context: NativePointer): void {
     this.call('cuCtxSetCurrent', context);
   }
@@ -174,6 +206,44 @@ export class CudaDriver {
 
   destroyStream(stream: NativePointer): void {
     this.call('cuStreamDestroy_v2', stream);
+  }
+
+  /** Blocks this thread (and so the event loop) until all work on the stream finished. */
+  synchronizeStream(stream: NativePointer): void {
+    this.call('cuStreamSynchronize', stream);
+  }
+
+  /**
+   * Records, instead of running, what is issued on `stream` until endCapture (copies, launches), for
+   * replay as one graph. Thread-local mode: only this thread's unsafe calls break the capture.
+   */
+  beginCapture(stream: NativePointer): void {
+    this.call('cuStreamBeginCapture_v2', stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+  }
+
+  /** Ends a capture; the graph of what was recorded (destroy it with destroyGraph). */
+  endCapture(stream: NativePointer): NativePointer {
+    const graph: unknown[] = [null]; // the one _Out_ parameter that does not come first
+    this.call('cuStreamEndCapture', stream, graph);
+    return graph[0];
+  }
+
+  /** An executable graph (cuGraphInstantiateWithFlags, no flags), replayed with launchGraph. */
+  instantiateGraph(graph: NativePointer): NativePointer {
+    return this.out('cuGraphInstantiateWithFlags', graph, 0);
+  }
+
+  /** Replays an executable graph on a stream: one call for all of its copies and launches. */
+  launchGraph(exec: NativePointer, stream: NativePointer): void {
+    this.call('cuGraphLaunch', exec, stream);
+  }
+
+  destroyGraphExec(exec: NativePointer): void {
+    this.call('cuGraphExecDestroy', exec);
+  }
+
+  destroyGraph(graph: NativePointer): void {
+    this.call('cuGraphDestroy', graph);
   }
 
   /** 'done' when all work on the stream finished, 'running' while it runs; throws CudaError if it failed. */

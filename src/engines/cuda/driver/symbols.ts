@@ -31,9 +31,23 @@ export const CUDA_SYMBOLS = {
   cuMemFree_v2: ['uint64_t device'],
   cuMemsetD8Async: ['uint64_t device', 'unsigned char value', 'size_t count', 'void *stream'],
   cuMemcpyDtoH_v2: ['void *host', 'uint64_t device', 'size_t bytes'],
+  // Pinned host memory and stream-ordered copies: the launch-per-batch baselines of the bench.
+  cuMemAllocHost_v2: ['_Out_ void **host', 'size_t bytes'],
+  cuMemFreeHost: ['void *host'],
+  cuMemcpyHtoDAsync_v2: ['uint64_t device', 'void *host', 'size_t bytes', 'void *stream'],
+  cuMemcpyDtoHAsync_v2: ['void *host', 'uint64_t device', 'size_t bytes', 'void *stream'],
   cuStreamCreate: ['_Out_ void **stream', 'unsigned int flags'],
   cuStreamDestroy_v2: ['void *stream'],
   cuStreamQuery: ['void *stream'],
+  cuStreamSynchronize: ['void *stream'],
+  // CUDA Graphs by stream capture (cuda.h: cuStreamBeginCapture is #defined to the _v2 symbol,
+  // cuGraphInstantiate to cuGraphInstantiateWithFlags).
+  cuStreamBeginCapture_v2: ['void *stream', 'int mode'],
+  cuStreamEndCapture: ['void *stream', '_Out_ void **graph'],
+  cuGraphInstantiateWithFlags: ['_Out_ void **exec', 'void *graph', 'uint64_t flags'],
+  cuGraphLaunch: ['void *exec', 'void *stream'],
+  cuGraphExecDestroy: ['void *exec'],
+  cuGraphDestroy: ['void *graph'],
   cuLaunchKernel: [
     'void *fn',
     'unsigned int gridX',
