@@ -128,7 +128,8 @@ export function badInputCases(engine: ContractEngine, test: CaseRegistrar): void
         await failureOf(() => q.enqueueBatch([p, p], loose({ key: 'k' }))),
         {
           ...INVALID,
-          message: 'enqueueBatch has no option "key" (give keys: one key per payload, e.g. payloads.map(() => key)); its options: keys, timeoutMs, signal',
+          message:
+            'enqueueBatch has no option "key" (give keys: one key per payload, e.g. payloads.map(() => key)); its options: keys, timeoutMs, signal',
         },
         'enqueueBatch with key instead of keys',
       );
