@@ -39,6 +39,13 @@ export interface Engine {
   describe(): string;
   /** Whether a consumer wakes the owner through HARVEST_DOORBELL (else the owner polls on a timer). */
   readonly wakesOwner: boolean;
+  /**
+   * Whether completions are written by a callback on the owner thread's own event loop (the redis bridge,
+   * when a reply arrives). The owner then neither spins nor polls once per turn for them — that would
+   * only hold back the callback that delivers them and burn a core — and sleeps on HARVEST_DOORBELL
+   * between arrivals. **Default:** `false`
+   */
+  readonly completesOnOwnerThread?: boolean;
 }
 
 export interface EngineContext {

@@ -96,6 +96,18 @@ export class LocalRunner {
     });
     const shards = this.ring.layout.shards;
     const now = wallClockMs();
+    // Slots are published per shard once the batch (or the part that fit) is written: one READY run and
+    // at most one doorbell ring per shard, instead of a wake-up per message. This runner is its ring's
+    // only producer, so what it claims in one synchronous stretch is contiguous in each shard.
+    const runStart = new Array<number>(shards).fill(0);
+    const runLength = new Array<number>(shards).fill(0);
+    const flush = () => {
+      for (let s = 0; s < shards; s++) {
+        if (runLength[s] === 0) continue;
+        this.ring.publish(s, runStart[s] as number, runLength[s] as number);
+        runLength[s] = 0;
+      }
+    };
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as WireMessage;
       const hasKey = (m.flags & SlotFlag.HAS_KEY) !== 0;
@@ -107,8 +119,9 @@ export class LocalRunner {
       }
       let position = this.ring.claim(shard, 1);
       while (position < 0) {
-        // The local ring is full: wait for a harvest. Messages are written in batch order, so a key's
-        // messages still enter their shard in order.
+        // The local ring is full: publish what is written, wait for a harvest. Messages are written in
+        // batch order, so a key's messages still enter their shard in order.
+        flush();
         await new Promise<void>((wake) => {
           this.spaceWaiters.push(wake);
           this.harvest();
@@ -121,8 +134,10 @@ export class LocalRunner {
       }
       this.ring.write(shard, position, m.payload, m.id, m.keyHash, hasKey, now);
       this.waiting.set(slotByteOffset(this.ring.layout, shard, position), { tracker: tracker as Tracker, index: i });
-      this.ring.publish(shard, position, 1);
+      if (runLength[shard] === 0) runStart[shard] = position;
+      runLength[shard] = (runLength[shard] as number) + 1;
     }
+    flush();
     this.harvest();
     return promise;
   }
