@@ -1,28 +1,31 @@
 // The bench runner: plans the cases (matrix.ts), forks runner.ts once per case, prints a line per case
 // as it goes, then the one table, and writes the JSON. Exits 1 when any result failed its check.
-//   node dist/main.js [--engine cpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop]
+//   node dist/main.js [--engine cpu|redis] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop]
 import { fork } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type CaseSpec, CONTENDERS } from './contender.js';
-import { FULL, planCases, QUICK } from './matrix.js';
+import type { CaseSpec } from './contender.js';
+import { ENGINE_BENCHES } from './matrix.js';
 import { renderTable, withComparisons, writeJson } from './report.js';
 import type { RunResult } from './runner.js';
 import { type CaseSummary, summarize } from './summary.js';
 
 const RUNNER_FILE = fileURLToPath(new URL('./runner.js', import.meta.url));
-const ENGINES = ['cpu'];
+const ENGINES = Object.keys(ENGINE_BENCHES);
 /** Beyond warm-up + duration: forking, setup and teardown. A case past this is killed and reported. */
 const CASE_SLACK_MS = 60_000;
 
-const USAGE = `usage: node dist/main.js [--engine cpu] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>]
-  --engine  engine gpuqueue runs on (only cpu for now)            default: cpu
+const USAGE = `usage: node dist/main.js [--engine ${ENGINES.join('|')}] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>]
+  --engine  engine gpuqueue runs on (its own contenders and matrix) default: cpu
   --quick   a small subset of the matrix (well under 2 minutes)
   --repeats processes per case; the table shows the median rate   default: 3 (1 with --quick)
   --out     directory for the JSON record                        default: results (beside this package)
-  --only    contenders to run, comma-separated: ${CONTENDERS.join(', ')}`;
+  --machine how the JSON names this machine, e.g. "2-core VM"
+  --only    contenders to run, comma-separated: ${Object.entries(ENGINE_BENCHES)
+    .map(([engine, b]) => `${b.contenders.join(', ')} (${engine})`)
+    .join('; ')}`;
 
 type Reply = { ok: true; result: RunResult } | { ok: false; error: string };
 
@@ -32,7 +35,9 @@ function runOnce(spec: CaseSpec): Promise<RunResult> {
     let reply: Reply | undefined;
     const timer = setTimeout(
       () => {
-        child.kill('SIGKILL');
+        // SIGTERM first: the case's process then kills the redis-server it started (redis/server.ts).
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
         reject(new Error(`timed out after ${spec.warmupMs + spec.durationMs + CASE_SLACK_MS} ms`));
       },
       spec.warmupMs + spec.durationMs + CASE_SLACK_MS,
@@ -64,6 +69,7 @@ async function main(): Promise<number> {
       out: { type: 'string' },
       only: { type: 'string' },
       repeats: { type: 'string' },
+      machine: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,18 +77,21 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!ENGINES.includes(values.engine)) {
+  const bench = ENGINE_BENCHES[values.engine];
+  if (!bench) {
     console.error(`--engine must be one of ${ENGINES.join(', ')}; got ${JSON.stringify(values.engine)}\n${USAGE}`);
     return 2;
   }
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map((s) => s.trim()));
   for (const name of only ?? []) {
-    if (!(CONTENDERS as readonly string[]).includes(name)) {
-      console.error(`--only: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`);
+    if (!(bench.contenders as readonly string[]).includes(name)) {
+      console.error(
+        `--only: unknown contender ${JSON.stringify(name)} for --engine ${values.engine}; known: ${bench.contenders.join(', ')}`,
+      );
       return 2;
     }
   }
-  const plan = { ...(values.quick ? QUICK : FULL) };
+  const plan = { ...(values.quick ? bench.quick : bench.full) };
   if (values.repeats !== undefined) {
     const n = Number(values.repeats);
     if (!Number.isInteger(n) || n < 1 || n > 100) {
@@ -92,7 +101,7 @@ async function main(): Promise<number> {
     plan.repeats = n;
   }
   const outDir = resolve(values.out ?? fileURLToPath(new URL('../results', import.meta.url)));
-  const cases = planCases(plan, only);
+  const cases = bench.planCases(plan, only);
   const startedAt = new Date();
   const estimateS = Math.ceil((plan.repeats * cases.reduce((s, c) => s + c.warmupMs + c.durationMs + 600, 0)) / 1000);
   const loadBefore = loadavg();
@@ -126,11 +135,19 @@ async function main(): Promise<number> {
     }
   }
 
-  const rows = withComparisons(results);
-  console.log(renderTable(rows));
+  const rows = withComparisons(results, bench.baseline);
+  console.log(renderTable(rows, bench.baseline));
   const file = await writeJson(
     outDir,
-    { engine: values.engine, quick: values.quick, plan, startedAt, loadavg: { before: loadBefore, after: loadavg() } },
+    {
+      engine: values.engine,
+      quick: values.quick,
+      plan,
+      startedAt,
+      loadavg: { before: loadBefore, after: loadavg() },
+      baseline: bench.baseline,
+      ...(values.machine ? { machineLabel: values.machine } : {}),
+    },
     rows,
   );
   console.log(`wrote ${file}`);

@@ -1,7 +1,8 @@
 // What gets measured: the full matrix (payload × batch × failure rate, plus round trips), or with
 // --quick a subset that finishes in well under two minutes on 2 cores. Failure rates apply to gpuqueue's
 // fault handler only; peers run each point once and report n/a there.
-import type { CaseSpec, ContenderName } from './contender.js';
+import { type CaseSpec, CONTENDERS, type ContenderName } from './contender.js';
+import { REDIS_BENCH } from './redis/matrix.js';
 
 export interface MatrixPlan {
   payloadBytes: number[];
@@ -42,6 +43,21 @@ export const QUICK: MatrixPlan = {
 
 const PEERS: ContenderName[] = ['piscina-task', 'piscina-batched', 'plain-loop'];
 const ROUND_TRIP: ContenderName[] = ['gpuqueue', 'piscina-task'];
+
+/** What `--engine <name>` measures: its contenders, its plans, and the contender the table compares with. */
+export interface EngineBench {
+  contenders: readonly ContenderName[];
+  full: MatrixPlan;
+  quick: MatrixPlan;
+  planCases(plan: MatrixPlan, only?: Set<string>): CaseSpec[];
+  /** Throughput rows show msg/s over this contender's at the same payload and batch. */
+  baseline: ContenderName;
+}
+
+export const ENGINE_BENCHES: Record<string, EngineBench> = {
+  cpu: { contenders: CONTENDERS, full: FULL, quick: QUICK, planCases, baseline: 'piscina-batched' },
+  redis: REDIS_BENCH,
+};
 
 export function planCases(plan: MatrixPlan, only?: Set<string>): CaseSpec[] {
   const cases: CaseSpec[] = [];

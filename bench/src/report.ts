@@ -1,7 +1,7 @@
 // The output of a bench run: one table (cli-table3) with every case side by side, and the JSON record
 // written to results/ with the date, the machine, and the versions measured.
 import { execFileSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -15,8 +15,8 @@ import type { CaseSummary } from './summary.js';
 
 export interface RowResult extends CaseSummary {
   mbPerSec: number;
-  /** msg/s over Piscina-batched's at the same payload and batch (throughput rows only). */
-  vsPiscinaBatched: number | null;
+  /** msg/s over the baseline's (Piscina batched for cpu, BullMQ for redis) at the same payload and batch (throughput rows only). */
+  vsBaseline: number | null;
 }
 
 const LABELS: Record<ContenderName, string> = {
@@ -24,18 +24,21 @@ const LABELS: Record<ContenderName, string> = {
   'piscina-task': 'Piscina, task per message',
   'piscina-batched': 'Piscina, packed batch',
   'plain-loop': 'plain loop, 1 thread',
+  'gpuqueue-redis': 'gpuqueue (redis)',
+  bullmq: 'BullMQ',
+  'redis-streams': 'Streams loop, by hand',
 };
 
-export function withComparisons(results: CaseSummary[]): RowResult[] {
+export function withComparisons(results: CaseSummary[], baselineName: ContenderName): RowResult[] {
   const baseline = new Map<string, number>();
   const at = (r: CaseSummary) => `${r.spec.payloadBytes}/${r.spec.batch}`;
-  for (const r of results) if (r.spec.contender === 'piscina-batched') baseline.set(at(r), r.msgPerSec);
+  for (const r of results) if (r.spec.contender === baselineName && r.spec.mode === 'throughput') baseline.set(at(r), r.msgPerSec);
   return results.map((r) => {
     const base = r.spec.mode === 'throughput' ? baseline.get(at(r)) : undefined;
     return {
       ...r,
       mbPerSec: Math.round((r.msgPerSec * r.spec.payloadBytes) / 1e4) / 100,
-      vsPiscinaBatched: base ? Math.round((r.msgPerSec / base) * 100) / 100 : null,
+      vsBaseline: base ? Math.round((r.msgPerSec / base) * 100) / 100 : null,
     };
   });
 }
@@ -56,11 +59,22 @@ function check(r: RowResult): string {
   return problems.length === 0 ? 'ok' : problems.join('; ');
 }
 
-export function renderTable(rows: RowResult[]): string {
+export function renderTable(rows: RowResult[], baselineName: ContenderName): string {
   // The spread column only when cases ran more than once.
   const repeated = rows.some((r) => r.runsMsgPerSec.length > 1);
   const pick = <T>(cells: T[]): T[] => (repeated ? cells : cells.filter((_, i) => i !== 5));
-  const head = ['contender', 'payload', 'batch', 'failures', 'msg/s', 'runs: min–max', 'MB/s', 'p50 µs', 'p99 µs', '× vs Piscina batched'];
+  const head = [
+    'contender',
+    'payload',
+    'batch',
+    'failures',
+    'msg/s',
+    'runs: min–max',
+    'MB/s',
+    'p50 µs',
+    'p99 µs',
+    `× vs ${LABELS[baselineName]}`,
+  ];
   const table = new Table({
     head: pick([...head, 'retries', 'dead letters', 'check']),
     colAligns: pick([...head.map((_, i) => (i === 0 ? 'left' : 'right') as 'left' | 'right'), 'right', 'right', 'left']),
@@ -70,7 +84,7 @@ export function renderTable(rows: RowResult[]): string {
   });
   for (const r of rows) {
     const s = r.spec;
-    const isQueue = s.contender === 'gpuqueue' && s.mode === 'throughput';
+    const isQueue = s.contender.startsWith('gpuqueue') && s.mode === 'throughput';
     table.push(
       pick([
         s.mode === 'round-trip' ? `${LABELS[s.contender]}, round trip` : LABELS[s.contender],
@@ -82,7 +96,7 @@ export function renderTable(rows: RowResult[]): string {
         r.mbPerSec.toFixed(1),
         micros(r.latencyUs.p50),
         micros(r.latencyUs.p99),
-        r.vsPiscinaBatched === null ? '—' : `${r.vsPiscinaBatched.toFixed(2)}×`,
+        r.vsBaseline === null ? '—' : `${r.vsBaseline.toFixed(2)}×`,
         isQueue ? int(r.retries) : 'n/a',
         isQueue ? int(r.deadLetters) : 'n/a',
         check(r),
@@ -113,6 +127,20 @@ export interface RunInfo {
   startedAt: Date;
   /** 1, 5, 15-minute load averages before and after: others' work on the machine skews the numbers. */
   loadavg: { before: number[]; after: number[] };
+  /** The contender the × column compares with. */
+  baseline: ContenderName;
+  /** How the README names the machine (`--machine`), e.g. "2-core VM". */
+  machineLabel?: string;
+}
+
+/** Installed versions of the bench's peer packages (read from their package.json; absent when not installed). */
+function peerVersions(names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const file = new URL(`../node_modules/${name}/package.json`, import.meta.url);
+    if (existsSync(file)) out[name] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return out;
 }
 
 export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]): Promise<string> {
@@ -125,6 +153,7 @@ export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]
     engine: info.engine,
     quick: info.quick,
     machine: {
+      ...(info.machineLabel ? { label: info.machineLabel } : {}),
       hostname: os.hostname(),
       cpuModel: cpus[0]?.model ?? 'unknown',
       cores: cpus.length,
@@ -137,7 +166,9 @@ export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]
     versions: {
       gpuqueue: (require(gpuqueuePackage) as { version: string }).version,
       piscina: piscinaVersion,
+      ...peerVersions(['bullmq', 'ioredis']),
     },
+    baseline: info.baseline,
     git: gitState(realpathSync(dirname(gpuqueuePackage))),
     method: {
       batchesInFlight: BATCHES_IN_FLIGHT,

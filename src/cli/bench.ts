@@ -9,8 +9,12 @@ import { join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { PACKAGE_ROOT } from './package-root.js';
 
+/** Engines the bench has a matrix for (bench/src/matrix.ts, ENGINE_BENCHES). */
+const BENCH_ENGINES = ['cpu', 'redis'] as const;
+
 export interface BenchOptions {
-  engine: 'cpu';
+  engine: (typeof BENCH_ENGINES)[number];
+  machine?: string;
   quick?: boolean;
   out?: string;
   repeats?: string;
@@ -20,11 +24,19 @@ export interface BenchOptions {
 export function benchCommand(): Command {
   return new Command('bench')
     .description('benchmark gpuqueue against Piscina and a plain loop; prints one table, writes JSON to bench/results/')
-    .addOption(new Option('--engine <engine>', 'engine gpuqueue runs on').choices(['cpu']).default('cpu'))
+    .addOption(
+      new Option('--engine <engine>', 'engine gpuqueue runs on (redis: against BullMQ and a hand-written Streams loop)')
+        .choices(BENCH_ENGINES)
+        .default('cpu'),
+    )
     .option('--quick', 'a small subset of the matrix (under 2 minutes)')
     .option('--out <dir>', 'directory for the JSON record (default: bench/results in the repository)')
     .option('--repeats <n>', 'processes per case; the table shows the median (default: 3, 1 with --quick)')
-    .option('--only <contenders>', 'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop')
+    .option('--machine <label>', 'how the JSON names this machine, e.g. "2-core VM"')
+    .option(
+      '--only <contenders>',
+      'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop (cpu); gpuqueue-redis, bullmq, redis-streams (redis)',
+    )
     .action(async (options: BenchOptions) => {
       process.exitCode = await runBench(options);
     });
@@ -45,6 +57,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   if (options.out !== undefined) args.push('--out', resolve(options.out));
   if (options.repeats !== undefined) args.push('--repeats', options.repeats);
   if (options.only !== undefined) args.push('--only', options.only);
+  if (options.machine !== undefined) args.push('--machine', options.machine);
   const child = spawn(process.execPath, args, { cwd: BENCH_DIR, stdio: 'inherit' });
   const forward = () => child.kill('SIGINT');
   process.once('SIGINT', forward);

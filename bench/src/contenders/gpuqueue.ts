@@ -3,7 +3,7 @@
 // are out. The handler is `checksum`, wrapped in `fault` when the case fails a share of messages; each
 // result is checked against FNV-1a and each dead letter against the fault handler's own reference. The
 // round trip is `enqueue` → `result(id)`.
-import { type Completion, DEFAULT_OPTIONS, faultFails, open, type Queue } from 'gpuqueue';
+import { type Completion, DEFAULT_OPTIONS, faultFails, open, type Queue, type QueueOptions } from 'gpuqueue';
 import { type Batch, type CaseSpec, type Probe, readU32LE } from '../contender.js';
 
 /** A batch handed to the queue whose results are not all in. `firstId` is -1 until enqueueBatch resolves. */
@@ -30,14 +30,19 @@ let polling = false;
 
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
-export async function setup(spec: CaseSpec, p: Probe): Promise<void> {
+export function setup(spec: CaseSpec, p: Probe): Promise<void> {
+  return setupOn(spec, p, { backend: 'cpu' });
+}
+
+/** Opens the queue on an engine (`backend` and that engine's options, e.g. `redis`); the rest is the same everywhere. */
+export async function setupOn(spec: CaseSpec, p: Probe, engine: Pick<QueueOptions, 'backend' | 'redis'>): Promise<void> {
   probe = p;
   failRate = spec.failRate;
   const handler = failRate > 0 ? { name: 'fault', inner: 'checksum', failRate } : 'checksum';
   // Room for the two batches kept in flight.
   const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo(2 * spec.batch));
-  engineConfig = { backend: 'cpu', capacity, slotBytes: spec.payloadBytes, handler };
-  q = await open({ backend: 'cpu', capacity, slotBytes: spec.payloadBytes, handler });
+  engineConfig = { ...engine, capacity, slotBytes: spec.payloadBytes, handler };
+  q = await open({ ...engine, capacity, slotBytes: spec.payloadBytes, handler });
 }
 
 export function run(batch: Batch): Promise<void> {
