@@ -111,7 +111,15 @@ export class Queue implements AsyncDisposable {
       },
       config.maxRetries,
     );
-    this.engine = plan.create({ ring: this.ring, handler, config, onFault: (e) => this.onEngineFault(e) });
+    this.engine = plan.create({
+      ring: this.ring,
+      handler,
+      config,
+      onFault: (e) => this.onEngineFault(e),
+      harvestNow: () => {
+        if (this.state !== 'shut-down') this.harvester.harvestAll();
+      },
+    });
     // Completions delivered by the owner thread's own event loop (redis): spinning or polling per turn
     // for them would only delay them.
     const onOwnerThread = this.engine.completesOnOwnerThread === true;

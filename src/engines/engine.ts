@@ -54,4 +54,10 @@ export interface EngineContext {
   config: QueueConfig;
   /** Called once if the consumers die; the Queue then fails pending calls and keeps the messages. */
   onFault(error: Error): void;
+  /**
+   * Harvests DONE slots now, on the calling thread, which must be the owner thread: for an engine that
+   * completes slots there (`completesOnOwnerThread`), so a result reaches its waiter in the same turn
+   * instead of after a doorbell wake-up and a scheduled pass.
+   */
+  harvestNow?(): void;
 }

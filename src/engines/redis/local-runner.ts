@@ -11,6 +11,7 @@ import { SlotRing } from '../../core/slot-ring.js';
 import type { HandlerSpec } from '../../handlers/handler.js';
 import type { Engine } from '../engine.js';
 import { type EnginePlan, planEngine } from '../select.js';
+import { INLINE_MAX_MESSAGES, InlineRunner } from './inline-runner.js';
 import type { WireMessage, WireResult } from './wire.js';
 
 export interface LocalRunnerOptions {
@@ -48,6 +49,8 @@ export class LocalRunner {
   private nextShard = 0;
   private fault: Error | undefined;
   private readonly visit = (off: number) => this.complete(off);
+  /** Lone messages on this thread (cpu engine only; see inline-runner.ts). */
+  private readonly inline: InlineRunner | undefined;
 
   private constructor(options: LocalRunnerOptions, config: QueueConfig, plan: EnginePlan) {
     this.engineName = plan.name;
@@ -62,6 +65,8 @@ export class LocalRunner {
       options.maxRetries,
     );
     this.engine = plan.create({ ring: this.ring, handler: options.handler, config, onFault: (e) => this.onFault(e) });
+    this.inline =
+      plan.name === 'cpu' ? InlineRunner.create(options.handler, options.slotBytes, options.resultBytes, options.maxRetries) : undefined;
   }
 
   static async open(options: LocalRunnerOptions): Promise<LocalRunner> {
@@ -90,6 +95,8 @@ export class LocalRunner {
   async run(messages: readonly WireMessage[]): Promise<WireResult[]> {
     if (this.fault) throw this.fault;
     if (messages.length === 0) return [];
+    // Nothing of ours in the ring (so nothing to overtake): a lone message skips two thread hops.
+    if (this.inline?.usable && messages.length <= INLINE_MAX_MESSAGES && this.waiting.size === 0) return this.inline.run(messages);
     let tracker: Tracker | undefined;
     const promise = new Promise<WireResult[]>((resolve, reject) => {
       tracker = { results: new Array(messages.length), left: messages.length, resolve, reject };

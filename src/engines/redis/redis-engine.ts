@@ -309,6 +309,7 @@ export class RedisEngine implements Engine {
       }
       if (!reply) continue;
       let completed = 0;
+      const read: [string, string[]][] = [];
       for (const [keyBytes, entries] of reply) {
         const k = keys.indexOf(keyBytes.toString());
         const ids: string[] = [];
@@ -318,10 +319,20 @@ export class RedisEngine implements Engine {
         }
         if (k < 0 || ids.length === 0) continue;
         lastIds[k] = ids[ids.length - 1] as string;
-        // Read once, by this producer only: delete now, so inboxes stay small.
-        this.client?.xdel(keys[k] as string, ...ids).catch(() => {});
+        read.push([keys[k] as string, ids]);
       }
-      if (completed > 0) this.wakeOwner();
+      if (completed > 0) {
+        // On this thread: hand the results over now; the doorbell still wakes a harvester asleep on it.
+        this.ctx.harvestNow?.();
+        this.wakeOwner();
+      }
+      // Read once, by this producer only: delete them, so inboxes stay small — after the results are
+      // handed over, not on their way.
+      if (read.length > 0) {
+        setImmediate(() => {
+          for (const [key, ids] of read) this.client?.xdel(key, ...ids).catch(() => {});
+        });
+      }
     }
   }
 
