@@ -6,7 +6,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Batch, CaseSpec, Probe } from '../contender.js';
 import { type BenchRedis, type ConsumerProcess, startConsumer, startRedis } from '../redis/server.js';
 
-/** Jobs the worker runs at once. BullMQ's default is 1; on 2 cores this processor peaks around here (README). */
+/** Jobs the worker runs at once. BullMQ's default is 1, far slower for a processor this short; 64 keeps it fed. */
 export const BULLMQ_CONCURRENCY = 64;
 const QUEUE = 'bench';
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true };
