@@ -211,7 +211,8 @@ export class RedisEngine implements Engine {
     const wake = () => {
       this.sleeping = false;
       Atomics.store(ring.i32, bell, 0);
-      this.schedulePump();
+      // Ship now rather than a turn later: a lone message's round trip starts here.
+      if (!this.pumpQueued) this.pump();
     };
     if (waited.async) waited.value.then(wake);
     else wake();
