@@ -13,7 +13,7 @@ import {
   ShutdownError,
   TimeoutError,
 } from './core/errors.js';
-import { Harvester } from './core/harvester.js';
+import { ACTIVE_IDLE_MS, Harvester } from './core/harvester.js';
 import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
 import { checkEnqueueOptionNames, type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
@@ -70,6 +70,8 @@ export class Queue implements AsyncDisposable {
   private readonly store: CompletionStore;
   private readonly statsRecorder = new StatsRecorder();
   private readonly harvester: Harvester;
+  /** How long the owner spins for a result: pollSpinUs, or 0 when the engine completes on this thread. */
+  private readonly ownerSpinUs: number;
   private state: QueueStats['state'] = 'ready';
   private fault: Error | undefined;
   private timeToReadyMs = 0;
@@ -109,9 +111,22 @@ export class Queue implements AsyncDisposable {
       },
       config.maxRetries,
     );
-    this.engine = plan.create({ ring: this.ring, handler, config, onFault: (e) => this.onEngineFault(e) });
+    this.engine = plan.create({
+      ring: this.ring,
+      handler,
+      config,
+      onFault: (e) => this.onEngineFault(e),
+      harvestNow: () => {
+        if (this.state !== 'shut-down') this.harvester.harvestAll();
+      },
+    });
+    // Completions delivered by the owner thread's own event loop (redis): spinning or polling per turn
+    // for them would only delay them.
+    const onOwnerThread = this.engine.completesOnOwnerThread === true;
+    this.ownerSpinUs = onOwnerThread ? 0 : config.pollSpinUs;
     this.harvester = new Harvester(this.ring, this.store, this.statsRecorder, {
-      pollSpinUs: config.pollSpinUs,
+      pollSpinUs: this.ownerSpinUs,
+      activeIdleMs: onOwnerThread ? 0 : ACTIVE_IDLE_MS,
       maxRetainedResults: config.maxRetainedResults,
       doorbell: this.engine.wakesOwner,
     });
@@ -275,8 +290,8 @@ export class Queue implements AsyncDisposable {
    * per-turn polling. Answers usually come back within a few µs, and a timer + promise costs about as much.
    */
   private spinFor(id: number): Completion | undefined {
-    if (this.state !== 'ready' || this.config.pollSpinUs === 0) return undefined;
-    const until = performance.now() + this.config.pollSpinUs / 1000;
+    if (this.state !== 'ready' || this.ownerSpinUs === 0) return undefined;
+    const until = performance.now() + this.ownerSpinUs / 1000;
     do {
       if (this.harvester.harvestAll() > 0) {
         const c = this.store.take(id);

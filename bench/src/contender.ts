@@ -26,7 +26,9 @@ export interface CaseSpec {
 }
 
 export const CONTENDERS = ['gpuqueue', 'piscina-task', 'piscina-batched', 'plain-loop', 'cuda-launch', 'cuda-graph'] as const;
-export type ContenderName = (typeof CONTENDERS)[number];
+/** `--engine redis`: gpuqueue on Redis Streams, BullMQ, and a hand-written Streams loop (redis/matrix.ts). */
+export const REDIS_CONTENDERS = ['gpuqueue-redis', 'bullmq', 'redis-streams'] as const;
+export type ContenderName = (typeof CONTENDERS)[number] | (typeof REDIS_CONTENDERS)[number];
 export type GpuqueueBackend = 'cpu' | 'cuda' | 'webgpu';
 
 /** What a contender is handed: payloads and the FNV-1a each must give. */

@@ -1,9 +1,10 @@
 // What `--engine <name>` runs: the matrix (full and --quick), how it becomes cases, what the table's ×
 // column compares with, and the engines the run cannot do without. One entry per engine, so adding an
 // engine is one entry here and its contenders; main.ts, matrix.ts and report.ts stay as they are.
-import type { CaseSpec } from './contender.js';
+import { type CaseSpec, type ContenderName, REDIS_CONTENDERS } from './contender.js';
 import { CUDA_FULL, CUDA_QUICK, type GpuMatrixPlan, planGpuCases, WEBGPU_FULL, WEBGPU_QUICK } from './gpu-matrix.js';
 import { FULL, type MatrixPlan, planCases, QUICK } from './matrix.js';
+import { planRedisCases, REDIS_FULL, REDIS_QUICK } from './redis/matrix.js';
 import type { Comparison } from './report.js';
 
 export type AnyPlan = MatrixPlan | GpuMatrixPlan;
@@ -11,6 +12,8 @@ export type AnyPlan = MatrixPlan | GpuMatrixPlan;
 export interface EnginePlan<P extends AnyPlan = AnyPlan> {
   /** For --help. */
   summary: string;
+  /** What --only may name. */
+  contenders: readonly ContenderName[];
   full: P;
   quick: P;
   planCases(plan: P, only?: Set<string>): CaseSpec[];
@@ -30,6 +33,7 @@ const isGpuqueueOn = (backend: string) => (s: CaseSpec) => s.contender === 'gpuq
 export const ENGINE_PLANS: Record<string, EnginePlan> = {
   cpu: plan({
     summary: 'gpuqueue on the cpu engine against Piscina and a plain loop, with 0/1/5 % failures',
+    contenders: ['gpuqueue', 'piscina-task', 'piscina-batched', 'plain-loop'],
     full: FULL,
     quick: QUICK,
     planCases,
@@ -44,6 +48,7 @@ export const ENGINE_PLANS: Record<string, EnginePlan> = {
   cuda: plan({
     summary:
       'gpuqueue on cuda (1-8 producer threads) against launch-per-batch and CUDA Graph replay by hand, and gpuqueue on cpu and webgpu',
+    contenders: ['gpuqueue', 'cuda-launch', 'cuda-graph'],
     full: CUDA_FULL,
     quick: CUDA_QUICK,
     planCases: planGpuCases,
@@ -58,6 +63,7 @@ export const ENGINE_PLANS: Record<string, EnginePlan> = {
   }),
   webgpu: plan({
     summary: 'gpuqueue on webgpu beside gpuqueue on cpu and (where there is a GPU) cuda',
+    contenders: ['gpuqueue'],
     full: WEBGPU_FULL,
     quick: WEBGPU_QUICK,
     planCases: planGpuCases,
@@ -68,6 +74,20 @@ export const ENGINE_PLANS: Record<string, EnginePlan> = {
       ratio: 'ref/row',
     },
     requires: ['webgpu'],
+  }),
+  redis: plan({
+    summary: 'gpuqueue on Redis Streams against BullMQ and a hand-written XADD/XREADGROUP/XACK loop (a redis-server per case)',
+    contenders: REDIS_CONTENDERS,
+    full: REDIS_FULL,
+    quick: REDIS_QUICK,
+    planCases: planRedisCases,
+    comparison: {
+      column: '× vs BullMQ',
+      legend: "× vs BullMQ: this row's msg/s ÷ BullMQ's at the same payload and batch",
+      isReference: (s) => s.contender === 'bullmq',
+      ratio: 'row/ref',
+    },
+    requires: [],
   }),
 };
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { diagnoseEngines } from 'gpuqueue';
 import { probeCuda } from 'gpuqueue/cuda-driver';
-import { type CaseSpec, CONTENDERS } from './contender.js';
+import type { CaseSpec } from './contender.js';
 import { baselinePtxPath } from './cuda-batch.js';
 import { ENGINE_NAMES, ENGINE_PLANS } from './engine-plans.js';
 import { engineNeeded } from './gpu-matrix.js';
@@ -30,7 +30,10 @@ ${ENGINE_NAMES.map((e) => `              ${e}: ${ENGINE_PLANS[e]?.summary}`).joi
   --quick   a small subset of the matrix (under 2 minutes)
   --repeats processes per case; the table shows the median rate   default: 3 for cpu, 1 for cuda/webgpu (1 with --quick)
   --out     directory for the JSON record                        default: results (beside this package)
-  --only    contenders to run, comma-separated: ${CONTENDERS.join(', ')}`;
+  --machine how the JSON names this machine, e.g. "2-core VM"
+  --only    contenders to run, comma-separated: ${Object.entries(ENGINE_PLANS)
+    .map(([name, e]) => `${e.contenders.join(', ')} (${name})`)
+    .join('; ')}`;
 
 type Reply = { ok: true; result: RunResult } | { ok: false; error: string };
 
@@ -40,7 +43,9 @@ function runOnce(spec: CaseSpec): Promise<RunResult> {
     let reply: Reply | undefined;
     const timer = setTimeout(
       () => {
-        child.kill('SIGKILL');
+        // SIGTERM first: the case's process then kills the redis-server it started (redis/server.ts).
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
         reject(new Error(`timed out after ${spec.warmupMs + spec.durationMs + CASE_SLACK_MS} ms`));
       },
       spec.warmupMs + spec.durationMs + CASE_SLACK_MS,
@@ -106,6 +111,7 @@ async function main(): Promise<number> {
       out: { type: 'string' },
       only: { type: 'string' },
       repeats: { type: 'string' },
+      machine: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -120,8 +126,10 @@ async function main(): Promise<number> {
   }
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map((s) => s.trim()));
   for (const name of only ?? []) {
-    if (!(CONTENDERS as readonly string[]).includes(name)) {
-      console.error(`--only: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`);
+    if (!(engine.contenders as readonly string[]).includes(name)) {
+      console.error(
+        `--only: unknown contender ${JSON.stringify(name)} for --engine ${values.engine}; known: ${engine.contenders.join(', ')}`,
+      );
       return 2;
     }
   }
@@ -207,6 +215,7 @@ async function main(): Promise<number> {
       ...(needed.size > 0 ? { devices } : {}),
       startedAt,
       loadavg: { before: loadBefore, after: loadavg() },
+      ...(values.machine ? { machineLabel: values.machine } : {}),
     },
     rows,
   );

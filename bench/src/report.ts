@@ -1,7 +1,7 @@
 // The output of a bench run: one table (cli-table3) with every case side by side, and the JSON record
 // written to results/ with the date, the machine, and the versions measured.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -41,6 +41,9 @@ const LABELS: Record<ContenderName, string> = {
   'plain-loop': 'plain loop, 1 thread',
   'cuda-launch': 'launch per batch (by hand)',
   'cuda-graph': 'CUDA Graph per batch (by hand)',
+  'gpuqueue-redis': 'gpuqueue (redis)',
+  bullmq: 'BullMQ',
+  'redis-streams': 'Streams loop, by hand',
 };
 
 /** The contender as the table names it: gpuqueue with its engine when the case names one. */
@@ -91,7 +94,7 @@ interface Column {
 }
 
 export function renderTable(rows: RowResult[], comparison: Comparison): string {
-  const isQueue = (r: RowResult) => r.spec.contender === 'gpuqueue' && r.spec.mode === 'throughput';
+  const isQueue = (r: RowResult) => r.spec.contender.startsWith('gpuqueue') && r.spec.mode === 'throughput';
   // Columns only where some row has something to say in them.
   const repeated = rows.some((r) => r.runsMsgPerSec.length > 1);
   const producers = rows.some((r) => r.spec.producers !== undefined);
@@ -188,6 +191,18 @@ export interface RunInfo {
   startedAt: Date;
   /** 1, 5, 15-minute load averages before and after: others' work on the machine skews the numbers. */
   loadavg: { before: number[]; after: number[] };
+  /** How the README names the machine (`--machine`), e.g. "2-core VM". */
+  machineLabel?: string;
+}
+
+/** Installed versions of the bench's peer packages (read from their package.json; absent when not installed). */
+function peerVersions(names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const file = new URL(`../node_modules/${name}/package.json`, import.meta.url);
+    if (existsSync(file)) out[name] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return out;
 }
 
 export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]): Promise<string> {
@@ -200,6 +215,7 @@ export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]
     engine: info.engine,
     quick: info.quick,
     machine: {
+      ...(info.machineLabel ? { label: info.machineLabel } : {}),
       hostname: os.hostname(),
       cpuModel: cpus[0]?.model ?? 'unknown',
       cores: cpus.length,
@@ -216,6 +232,7 @@ export async function writeJson(outDir: string, info: RunInfo, rows: RowResult[]
       // gpuqueue's optional dependencies, as gpuqueue resolves them: the CUDA binding and Dawn.
       koffi: optionalVersion(gpuqueuePackage, 'koffi'),
       webgpu: optionalVersion(gpuqueuePackage, 'webgpu'),
+      ...peerVersions(['bullmq', 'ioredis']),
     },
     git: gitState(realpathSync(dirname(gpuqueuePackage))),
     method: {

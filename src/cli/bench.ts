@@ -14,10 +14,12 @@ const BENCH_ENGINES = {
   cpu: 'the cpu engine against Piscina and a plain loop',
   cuda: 'the cuda engine (1-8 producer threads) against launch-per-batch and CUDA Graph replay by hand, with the cpu and webgpu engines beside it; fails at once without a usable GPU',
   webgpu: 'the webgpu engine beside the cpu and (with a GPU) cuda engines; fails at once without a WebGPU adapter',
+  redis: 'the redis engine against BullMQ and a hand-written Streams loop, a redis-server per case (redis-server on PATH)',
 } as const;
 
 export interface BenchOptions {
   engine: keyof typeof BENCH_ENGINES;
+  machine?: string;
   quick?: boolean;
   out?: string;
   repeats?: string;
@@ -31,7 +33,11 @@ export function benchCommand(): Command {
     .option('--quick', 'a small subset of the matrix (under 2 minutes)')
     .option('--out <dir>', 'directory for the JSON record (default: bench/results in the repository)')
     .option('--repeats <n>', 'processes per case; the table shows the median (default: 3 for cpu, 1 for cuda and webgpu, 1 with --quick)')
-    .option('--only <contenders>', 'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop, cuda-launch, cuda-graph')
+    .option('--machine <label>', 'how the JSON names this machine, e.g. "2-core VM"')
+    .option(
+      '--only <contenders>',
+      'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop (cpu); gpuqueue, cuda-launch, cuda-graph (cuda); gpuqueue-redis, bullmq, redis-streams (redis)',
+    )
     .addHelpText(
       'after',
       `\nEngines:\n${Object.entries(BENCH_ENGINES)
@@ -58,6 +64,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   if (options.out !== undefined) args.push('--out', resolve(options.out));
   if (options.repeats !== undefined) args.push('--repeats', options.repeats);
   if (options.only !== undefined) args.push('--only', options.only);
+  if (options.machine !== undefined) args.push('--machine', options.machine);
   const child = spawn(process.execPath, args, { cwd: BENCH_DIR, stdio: 'inherit' });
   const forward = () => child.kill('SIGINT');
   process.once('SIGINT', forward);

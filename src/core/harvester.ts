@@ -12,7 +12,7 @@ import type { SlotRing } from './slot-ring.js';
 import type { StatsRecorder } from './stats.js';
 
 /** After this long without a completion while work is queued, stop per-turn polling and sleep. */
-const ACTIVE_IDLE_MS = 2;
+export const ACTIVE_IDLE_MS = 2;
 /** Longest doorbell sleep; a safety net (and the poll period for engines that cannot ring it). */
 const SLEEP_MS_WITH_DOORBELL = 250;
 const SLEEP_MS_WITHOUT_DOORBELL = 1;
@@ -25,6 +25,8 @@ export interface HarvesterOptions {
   maxRetainedResults: number;
   /** Whether the engine's consumers ring HARVEST_DOORBELL. */
   doorbell: boolean;
+  /** Per-turn polling stops after this long without a completion (0: right after a pass that found none). */
+  activeIdleMs: number;
 }
 
 export class Harvester {
@@ -168,7 +170,7 @@ export class Harvester {
     const depth = this.ring.totalDepth();
     this.stats.sampleDepth(depth);
     if (n > 0) this.lastProgressMs = now;
-    if (depth === 0 || now - this.lastProgressMs > ACTIVE_IDLE_MS) {
+    if (depth === 0 || now - this.lastProgressMs > this.options.activeIdleMs) {
       this.sleep();
       return;
     }

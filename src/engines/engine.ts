@@ -41,6 +41,13 @@ export interface Engine {
   readonly wakesOwner: boolean;
   /** GPU engines: ms since the consumers last proved progress (the kernel's heartbeat), for stats and health. */
   heartbeatAgeMs?(): number | undefined;
+  /**
+   * Whether completions are written by a callback on the owner thread's own event loop (the redis bridge,
+   * when a reply arrives). The owner then neither spins nor polls once per turn for them — that would
+   * only hold back the callback that delivers them and burn a core — and sleeps on HARVEST_DOORBELL
+   * between arrivals. **Default:** `false`
+   */
+  readonly completesOnOwnerThread?: boolean;
 }
 
 export interface EngineContext {
@@ -49,4 +56,10 @@ export interface EngineContext {
   config: QueueConfig;
   /** Called once if the consumers die; the Queue then fails pending calls and keeps the messages. */
   onFault(error: Error): void;
+  /**
+   * Harvests DONE slots now, on the calling thread, which must be the owner thread: for an engine that
+   * completes slots there (`completesOnOwnerThread`), so a result reaches its waiter in the same turn
+   * instead of after a doorbell wake-up and a scheduled pass.
+   */
+  harvestNow?(): void;
 }

@@ -20,6 +20,23 @@ const skip =
 if (skip) console.log(`# redis fault tests skipped: ${skip}`);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * How long a test waits for a real event (completions, a reconnect, a redelivery after a lease) before it
+ * fails. Generous: on a loaded 2-core CI machine these take seconds, not milliseconds; a test never
+ * sleeps a fixed time expecting something to have happened.
+ */
+const EVENT_WAIT_MS = 120_000;
+/** A hang is a failure, never a stuck run. */
+const TEST_TIMEOUT_MS = 240_000;
+
+/** Polls `holds` every 10 ms until it is true; fails naming `what` after EVENT_WAIT_MS. */
+async function waitUntil(what: string, holds: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + EVENT_WAIT_MS;
+  while (!(await holds())) {
+    if (Date.now() > deadline) assert.fail(`waited ${EVENT_WAIT_MS / 1000} s for ${what}`);
+    await sleep(10);
+  }
+}
 const payloadOf = (i: number): Uint8Array => Buffer.from(`message ${i} ${'x'.repeat(i % 17)}`);
 
 function openRedisQueue(url: string, name: string, extra: Record<string, unknown> = {}): Promise<Queue> {
@@ -28,7 +45,7 @@ function openRedisQueue(url: string, name: string, extra: Record<string, unknown
 }
 
 /** Every id's completion, checked against the checksum of its payload; per key in enqueue order. */
-async function assertAllChecksummed(q: Queue, ids: number[], payloads: Uint8Array[], timeoutMs = 30_000): Promise<Completion[]> {
+async function assertAllChecksummed(q: Queue, ids: number[], payloads: Uint8Array[], timeoutMs = EVENT_WAIT_MS): Promise<Completion[]> {
   const results = await Promise.all(ids.map((id) => q.result(id, { timeoutMs })));
   results.forEach((r, i) => {
     assert.equal(r.status, 'ok', `message ${ids[i]}: ${r.reason ?? ''}`);
@@ -50,8 +67,10 @@ async function assertNothingLeft(url: string, name: string, partitions: number):
   }
 }
 
-describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () => {
-  it('a worker killed with SIGKILL mid-batch: another worker finishes its messages, in key order, each completed once', async () => {
+describe('redis engine faults', { skip: skip ?? false }, () => {
+  it('a worker killed with SIGKILL mid-batch: another worker finishes its messages, in key order, each completed once', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const redis = await PrivateRedis.start();
     const name = uniqueQueueName('kill');
     let first: ChildProcess | undefined;
@@ -67,14 +86,14 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
       const payloads = Array.from({ length: 400 }, (_, i) => payloadOf(i));
       const keys = payloads.map((_, i) => `k${i % 8}`);
       const ids = await q.enqueueBatch(payloads, { keys });
-      while (batchesBeforeKill < 2) await sleep(10);
+      await waitUntil('the first worker to publish 2 batches', () => batchesBeforeKill >= 2);
       first.kill('SIGKILL');
       const completedAtKill = q.stats().completed;
       assert.ok(completedAtKill < payloads.length, 'the worker must die with work left');
       second = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 200, redis: { url: redis.url, name, leaseMs: 500 } });
       // Completions in the order they were harvested: each key's must follow enqueue order.
       const seen: Completion[] = [];
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + EVENT_WAIT_MS;
       while (seen.length < ids.length && Date.now() < deadline) {
         seen.push(...q.pollCompletions());
         await sleep(5);
@@ -103,7 +122,9 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
     }
   });
 
-  it('Redis killed and restarted with appendfsync always: no message is lost, results arrive once it is back', async () => {
+  it('Redis killed and restarted with appendfsync always: no message is lost, results arrive once it is back', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const redis = await PrivateRedis.start(['--appendonly', 'yes', '--appendfsync', 'always']);
     const name = uniqueQueueName('aof');
     let worker: RedisWorker | undefined;
@@ -112,10 +133,10 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
       worker = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 200, redis: { url: redis.url, name, leaseMs: 500 } });
       const payloads = Array.from({ length: 600 }, (_, i) => payloadOf(i));
       const ids = await q.enqueueBatch(payloads);
-      while (q.stats().completed < 50) await sleep(5);
+      await waitUntil('50 completions', () => q.stats().completed >= 50);
       await redis.kill();
-      await sleep(300);
-      assert.match(q.stats().engineDetail, /Redis failing/, 'stats() says that Redis fails');
+      // The client notices the dropped connection (and its reconnects failing) on its own schedule.
+      await waitUntil('stats() to say that Redis fails', () => /Redis failing/.test(q.stats().engineDetail));
       await redis.restart();
       await assertAllChecksummed(q, ids, payloads);
       assert.equal(q.stats().completed, payloads.length);
@@ -126,7 +147,9 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
     }
   });
 
-  it('Redis restarted with no persistence: batches it lost are shipped again and every message completes', async () => {
+  it('Redis restarted with no persistence: batches it lost are shipped again and every message completes', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const redis = await PrivateRedis.start(['--appendonly', 'no']);
     const name = uniqueQueueName('lost');
     let worker: RedisWorker | undefined;
@@ -135,7 +158,7 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
       worker = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 200, redis: { url: redis.url, name, leaseMs: 500 } });
       const payloads = Array.from({ length: 400 }, (_, i) => payloadOf(i));
       const ids = await q.enqueueBatch(payloads);
-      while (q.stats().completed < 50) await sleep(5);
+      await waitUntil('50 completions', () => q.stats().completed >= 50);
       await redis.kill();
       await redis.restart();
       await assertAllChecksummed(q, ids, payloads);
@@ -146,7 +169,9 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
     }
   });
 
-  it('Redis unreachable: open() fails with EngineUnavailableError naming where it looked, and works once Redis is up', async () => {
+  it('Redis unreachable: open() fails with EngineUnavailableError naming where it looked, and works once Redis is up', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const redis = await PrivateRedis.start();
     const name = uniqueQueueName('down');
     try {
@@ -160,7 +185,7 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
       const worker = await RedisWorker.start({ engine: 'cpu', threads: 1, redis: { url: redis.url, name } });
       const q = await openRedisQueue(redis.url, name);
       const id = await q.enqueue(payloadOf(1));
-      assert.equal((await q.result(id, { timeoutMs: 10_000 })).status, 'ok');
+      assert.equal((await q.result(id, { timeoutMs: EVENT_WAIT_MS })).status, 'ok');
       await q.shutdown();
       await worker.stop();
     } finally {
@@ -168,7 +193,9 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
     }
   });
 
-  it('an entry delivered maxDeliveries times without acknowledgement is dead-lettered as CONSUMER_DIED, with its reason', async () => {
+  it('an entry delivered maxDeliveries times without acknowledgement is dead-lettered as CONSUMER_DIED, with its reason', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const redis = await PrivateRedis.start();
     const name = uniqueQueueName('poison');
     const client = new Redis(redis.url);
@@ -178,7 +205,7 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
       const payloads = [payloadOf(1), payloadOf(2)];
       const ids = await q.enqueueBatch(payloads);
       const stream = streamKey(name, 0);
-      while ((await client.xlen(stream)) === 0) await sleep(5);
+      await waitUntil('the first batch on the stream', async () => (await client.xlen(stream)) > 0);
       // Three workers take the entry and die before acknowledging it.
       await client.xreadgroup('GROUP', GROUP, 'dead-1', 'COUNT', 10, 'STREAMS', stream, '>');
       const [[entryId]] = (await client.xpending(stream, GROUP, '-', '+', 10)) as [[string]];
@@ -186,12 +213,16 @@ describe('redis engine faults', { skip: skip ?? false, timeout: 300_000 }, () =>
       await client.xclaim(stream, GROUP, 'dead-3', 0, entryId);
       worker = await RedisWorker.start({ engine: 'cpu', threads: 1, redis: { url: redis.url, name, maxDeliveries: 3 } });
       // The first batch of a partition holds one message (batches grow from one), so only ids[0] was taken.
-      const poisoned = await q.result(ids[0] as number, { timeoutMs: 10_000 });
+      const poisoned = await q.result(ids[0] as number, { timeoutMs: EVENT_WAIT_MS });
       assert.equal(poisoned.status, 'dead-letter');
       assert.equal(poisoned.handlerStatus, HandlerStatus.CONSUMER_DIED);
       assert.equal(poisoned.attempts, 3);
       assert.match(poisoned.reason ?? '', /CONSUMER_DIED/);
-      assert.equal((await q.result(ids[1] as number, { timeoutMs: 10_000 })).status, 'ok', 'the partition goes on after a dead letter');
+      assert.equal(
+        (await q.result(ids[1] as number, { timeoutMs: EVENT_WAIT_MS })).status,
+        'ok',
+        'the partition goes on after a dead letter',
+      );
       assert.deepEqual(
         q.deadLetters().map((d) => d.id),
         [ids[0]],

@@ -4,14 +4,55 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { decodeBatchConfig, encodeBatchConfig } from '../../src/engines/redis/handler-config.js';
+import { InlineRunner } from '../../src/engines/redis/inline-runner.js';
 import { doneKey, GROUP, inboxKey, streamKey } from '../../src/engines/redis/keys.js';
 import { resolveRedisOptions } from '../../src/engines/redis/options.js';
 import { runScript, scripts } from '../../src/engines/redis/scripts.js';
 import { packBatch, packResults, unpackBatch, unpackResults } from '../../src/engines/redis/wire.js';
+import { resolveHandler } from '../../src/handlers/registry.js';
+import { fnv1a, HandlerStatus } from '../../src/index.js';
+import { expectedAttempts } from '../support/contract-kit.js';
 import { exitWhenDone } from '../support/exit-when-done.js';
 import { deleteQueueKeys, redisUnreachableReason, SHARED_REDIS_URL, uniqueQueueName } from '../support/redis-server.js';
 
 exitWhenDone();
+
+describe("a worker's inline runner (lone messages on the worker's thread)", () => {
+  it('keeps the cpu engine semantics: results, attempts and dead letters as the fault reference says', () => {
+    const fault = { failRate: 0.3, failAttempts: 2 };
+    const maxRetries = 1;
+    const spec = resolveHandler({ name: 'fault', inner: 'checksum', ...fault });
+    const runner = InlineRunner.create(spec, 64, 4, maxRetries);
+    assert.ok(runner, 'fault(checksum) may run inline');
+    const messages = Array.from({ length: 200 }, (_, i) => ({ id: 1000 + i, keyHash: 0, flags: 0, payload: Buffer.from(`inline ${i}`) }));
+    let dead = 0;
+    for (let i = 0; i < messages.length; i += 4) {
+      for (const r of runner.run(messages.slice(i, i + 4))) {
+        const m = messages.find((x) => x.id === r.id);
+        const want = expectedAttempts(r.id, fault, maxRetries);
+        assert.equal(r.attempts, want.attempts, `attempts of message ${r.id}`);
+        if (want.dead) {
+          dead++;
+          assert.equal(r.handlerStatus, HandlerStatus.FAILED, `message ${r.id} fails every attempt`);
+          assert.equal(r.data.byteLength, 0);
+        } else {
+          assert.equal(r.handlerStatus, HandlerStatus.OK, `message ${r.id}`);
+          assert.equal(Buffer.from(r.data).readUInt32LE(0), fnv1a(m?.payload as Uint8Array), `checksum of message ${r.id}`);
+        }
+      }
+    }
+    assert.ok(dead > 0, 'some messages fail every attempt');
+  });
+
+  it('never runs crash (it must kill a consumer thread, not the worker) and gives up on slow handlers', () => {
+    assert.equal(InlineRunner.create(resolveHandler({ name: 'crash', inner: 'echo' }), 16, 16, 0), undefined);
+    const slow = InlineRunner.create(resolveHandler({ name: 'slow', inner: 'echo', delayUs: 200 }), 16, 16, 0);
+    assert.ok(slow);
+    const one = [{ id: 1, keyHash: 0, flags: 0, payload: Buffer.from('x') }];
+    for (let i = 0; i < 3; i++) slow.run(one);
+    assert.equal(slow.usable, false, 'a handler slower than 50 µs per message goes back to the consumer threads');
+  });
+});
 
 describe('redis entry format', () => {
   it('packs and unpacks batches and results bit for bit, ids above 2^32 included', () => {

@@ -99,13 +99,14 @@ export class PrivateRedis {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...this.extraArgs];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.process = child;
-    const deadline = Date.now() + 10_000;
+    // Generous: a loaded machine can take seconds to start (and, with appendonly, to load) a server.
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if ((await redisUnreachableReason(this.url)) === undefined) return;
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} (args: ${args.join(' ')})`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
+    throw new Error(`redis-server on port ${this.port} did not answer within 30 s`);
   }
 
   /** kill -9: no shutdown save, connections drop at once. */

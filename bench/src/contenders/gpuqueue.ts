@@ -4,7 +4,7 @@
 // application reads them), polled once per event-loop turn while batches are out. The handler is
 // `checksum`, wrapped in `fault` when the case fails a share of messages; each result is checked against
 // FNV-1a and each dead letter against the fault handler's own reference. Round trip: `enqueue` → `result(id)`.
-import { type Completion, DEFAULT_OPTIONS, faultFails, open, type Queue } from 'gpuqueue';
+import { type Completion, DEFAULT_OPTIONS, faultFails, open, type Queue, type QueueOptions } from 'gpuqueue';
 import { type Batch, type CaseSpec, type Probe, readU32LE } from '../contender.js';
 import { type IdSpan, ProducerThreads } from '../producer-threads.js';
 
@@ -34,15 +34,24 @@ let polling = false;
 
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
-export async function setup(spec: CaseSpec, p: Probe, batches: readonly Batch[]): Promise<void> {
+export function setup(spec: CaseSpec, p: Probe, batches: readonly Batch[]): Promise<void> {
+  return setupOn(spec, p, batches, { backend: spec.backend ?? 'cpu' });
+}
+
+/** Opens the queue on an engine (`backend` and that engine's options, e.g. `redis`); the rest is the same everywhere. */
+export async function setupOn(
+  spec: CaseSpec,
+  p: Probe,
+  batches: readonly Batch[],
+  engine: Pick<QueueOptions, 'backend' | 'redis'>,
+): Promise<void> {
   probe = p;
   failRate = spec.failRate;
-  const backend = spec.backend ?? 'cpu';
   const handler = failRate > 0 ? { name: 'fault', inner: 'checksum', failRate } : 'checksum';
   // Room for the two batches kept in flight.
   const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo(2 * spec.batch));
-  engineConfig = { backend, capacity, slotBytes: spec.payloadBytes, handler };
-  q = await open({ backend, capacity, slotBytes: spec.payloadBytes, handler });
+  engineConfig = { ...engine, capacity, slotBytes: spec.payloadBytes, handler };
+  q = await open({ ...engine, capacity, slotBytes: spec.payloadBytes, handler });
   batchIndex = new Map(batches.map((b, i) => [b, i]));
   const threads = spec.producers ?? 0;
   if (threads > 0 && spec.mode === 'throughput') producers = await ProducerThreads.start(q.producerHandle(), batches, threads);

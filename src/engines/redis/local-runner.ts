@@ -11,6 +11,7 @@ import { SlotRing } from '../../core/slot-ring.js';
 import type { HandlerSpec } from '../../handlers/handler.js';
 import type { Engine } from '../engine.js';
 import { type EnginePlan, planEngine } from '../select.js';
+import { INLINE_MAX_MESSAGES, InlineRunner } from './inline-runner.js';
 import type { WireMessage, WireResult } from './wire.js';
 
 export interface LocalRunnerOptions {
@@ -48,6 +49,8 @@ export class LocalRunner {
   private nextShard = 0;
   private fault: Error | undefined;
   private readonly visit = (off: number) => this.complete(off);
+  /** Lone messages on this thread (cpu engine only; see inline-runner.ts). */
+  private readonly inline: InlineRunner | undefined;
 
   private constructor(options: LocalRunnerOptions, config: QueueConfig, plan: EnginePlan) {
     this.engineName = plan.name;
@@ -62,6 +65,8 @@ export class LocalRunner {
       options.maxRetries,
     );
     this.engine = plan.create({ ring: this.ring, handler: options.handler, config, onFault: (e) => this.onFault(e) });
+    this.inline =
+      plan.name === 'cpu' ? InlineRunner.create(options.handler, options.slotBytes, options.resultBytes, options.maxRetries) : undefined;
   }
 
   static async open(options: LocalRunnerOptions): Promise<LocalRunner> {
@@ -90,12 +95,26 @@ export class LocalRunner {
   async run(messages: readonly WireMessage[]): Promise<WireResult[]> {
     if (this.fault) throw this.fault;
     if (messages.length === 0) return [];
+    // Nothing of ours in the ring (so nothing to overtake): a lone message skips two thread hops.
+    if (this.inline?.usable && messages.length <= INLINE_MAX_MESSAGES && this.waiting.size === 0) return this.inline.run(messages);
     let tracker: Tracker | undefined;
     const promise = new Promise<WireResult[]>((resolve, reject) => {
       tracker = { results: new Array(messages.length), left: messages.length, resolve, reject };
     });
     const shards = this.ring.layout.shards;
     const now = wallClockMs();
+    // Slots are published per shard once the batch (or the part that fit) is written: one READY run and
+    // at most one doorbell ring per shard, instead of a wake-up per message. This runner is its ring's
+    // only producer, so what it claims in one synchronous stretch is contiguous in each shard.
+    const runStart = new Array<number>(shards).fill(0);
+    const runLength = new Array<number>(shards).fill(0);
+    const flush = () => {
+      for (let s = 0; s < shards; s++) {
+        if (runLength[s] === 0) continue;
+        this.ring.publish(s, runStart[s] as number, runLength[s] as number);
+        runLength[s] = 0;
+      }
+    };
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as WireMessage;
       const hasKey = (m.flags & SlotFlag.HAS_KEY) !== 0;
@@ -107,8 +126,9 @@ export class LocalRunner {
       }
       let position = this.ring.claim(shard, 1);
       while (position < 0) {
-        // The local ring is full: wait for a harvest. Messages are written in batch order, so a key's
-        // messages still enter their shard in order.
+        // The local ring is full: publish what is written, wait for a harvest. Messages are written in
+        // batch order, so a key's messages still enter their shard in order.
+        flush();
         await new Promise<void>((wake) => {
           this.spaceWaiters.push(wake);
           this.harvest();
@@ -121,8 +141,10 @@ export class LocalRunner {
       }
       this.ring.write(shard, position, m.payload, m.id, m.keyHash, hasKey, now);
       this.waiting.set(slotByteOffset(this.ring.layout, shard, position), { tracker: tracker as Tracker, index: i });
-      this.ring.publish(shard, position, 1);
+      if (runLength[shard] === 0) runStart[shard] = position;
+      runLength[shard] = (runLength[shard] as number) + 1;
     }
+    flush();
     this.harvest();
     return promise;
   }

@@ -5,14 +5,16 @@
 //   shard n READY ──pack, XADD (lua/ship.lua)──▶ gq:{name:pn}:stream ──▶ workers (worker.ts)
 //   shard n DONE ◀──unpack, write slots────────── gq:{name:pn}:inbox:<producer> ◀── lua/publish-result.lua
 //
-// Per shard, one batch is out at a time: the next is shipped when the previous one's results are back,
-// with everything that became READY meanwhile (so batches grow with load, like Nagle). That keeps batches
-// in position order on the stream (per-key FIFO: the partitioner keeps a key on one shard, so on one
-// stream), bounds what pause() cannot stop to one batch per partition, and costs little: a worker runs
-// one batch per partition at a time anyway. Batch size starts at one message and doubles while batches
-// come back within BATCH_TARGET_MS (halving when slower), so a slow handler gets small batches and a fast
-// one gets `batchMessages`. Nothing blocks the event loop: results arrive on a dedicated connection
-// blocked in XREAD, never by polling per message.
+// Per shard, at most WINDOW batches are out (shipped, results not back), and a batch's XADD is sent only
+// once the previous one's was accepted: so batches reach the stream in position order (per-key FIFO: the
+// partitioner keeps a key on one shard, so on one stream) even when a full stream refuses one. Two out
+// let a worker take the next entry the moment it publishes a result, instead of idling for a
+// producer round trip; more would only queue in the stream (a worker runs one entry per partition at a
+// time). The next batch takes everything that became READY meanwhile (batches grow with load, like
+// Nagle). Batch size starts at one message and doubles while batches come back within BATCH_TARGET_MS
+// (halving when slower), so a slow handler gets small batches and a fast one gets `batchMessages`.
+// Nothing blocks the event loop: results arrive on a dedicated connection blocked in XREAD, never by
+// polling per message.
 import { randomBytes } from 'node:crypto';
 import { HandlerStatus } from '../../core/handler-status.js';
 import {
@@ -59,12 +61,16 @@ const DOORBELL_SLEEP_MS = 100;
 const INBOX_TTL_MS = 10 * 60_000;
 /** Batches grow while they come back within this long, and shrink when they take twice as long. */
 const BATCH_TARGET_MS = 20;
+/** Batches out per partition at most (what pause() cannot stop). */
+const WINDOW = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class RedisEngine implements Engine {
   readonly name = 'redis';
   readonly wakesOwner = true;
+  /** Results are written by the XREAD callback on this thread: the Queue must not spin for them. */
+  readonly completesOnOwnerThread = true;
   /** Names this producer's inboxes; results for its batches go there. */
   readonly producerId = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
   private readonly ctx: EngineContext;
@@ -76,9 +82,11 @@ export class RedisEngine implements Engine {
   private batchConfig = '';
   /** Per shard: the next position to ship, and whether a batch of it is on its way. */
   private readonly cursors: number[];
-  /** Per shard: the batch that is out (shipped, results not back), and the size of the next one. */
-  private readonly out: (Shipped | undefined)[];
+  /** Per shard: the batches out (shipped, results not back) in position order, and the size of the next one. */
+  private readonly out: Shipped[][];
   private readonly batchCap: number[];
+  /** Per shard: an XADD is on its way (or waiting to be retried); the next waits for its acceptance. */
+  private readonly sending: boolean[];
   /** Out batches by their first message id (unique: ids only grow), which result entries name. */
   private readonly shipped = new Map<number, Shipped>();
   private stopping = false;
@@ -93,8 +101,9 @@ export class RedisEngine implements Engine {
     this.config = config;
     const { shards } = ctx.ring.layout;
     this.cursors = Array.from({ length: shards }, (_, s) => ctx.ring.control(shardWord(s, ShardControl.CONSUMER_CURSOR)));
-    this.out = new Array<Shipped | undefined>(shards).fill(undefined);
+    this.out = Array.from({ length: shards }, () => []);
     this.batchCap = new Array<number>(shards).fill(1);
+    this.sending = new Array<boolean>(shards).fill(false);
   }
 
   describe(): string {
@@ -167,9 +176,13 @@ export class RedisEngine implements Engine {
       setTimeout(this.pump, PAUSED_CHECK_MS);
       return;
     }
-    for (let s = 0; s < this.cursors.length; s++) if (!this.out[s]) this.shipShard(s);
+    for (let s = 0; s < this.cursors.length; s++) if (this.canShip(s)) this.shipShard(s);
     this.sleepUnlessReady();
   };
+
+  private canShip(shard: number): boolean {
+    return !this.sending[shard] && (this.out[shard] as Shipped[]).length < WINDOW;
+  }
 
   private schedulePump(): void {
     if (this.pumpQueued || this.stopping) return;
@@ -187,7 +200,7 @@ export class RedisEngine implements Engine {
     const bell = consumerDoorbellWord(ring.layout, 0);
     Atomics.store(ring.i32, bell, 1);
     for (let s = 0; s < this.cursors.length; s++) {
-      if (!this.out[s] && ring.stateAt(s, this.cursors[s] as number) === SlotState.READY) {
+      if (this.canShip(s) && ring.stateAt(s, this.cursors[s] as number) === SlotState.READY) {
         Atomics.store(ring.i32, bell, 0);
         this.schedulePump();
         return;
@@ -198,7 +211,8 @@ export class RedisEngine implements Engine {
     const wake = () => {
       this.sleeping = false;
       Atomics.store(ring.i32, bell, 0);
-      this.schedulePump();
+      // Ship now rather than a turn later: a lone message's round trip starts here.
+      if (!this.pumpQueued) this.pump();
     };
     if (waited.async) waited.value.then(wake);
     else wake();
@@ -240,16 +254,24 @@ export class RedisEngine implements Engine {
     };
     // Registered before the XADD: a fast worker's result may arrive before the XADD's reply does.
     this.shipped.set(first, batch);
-    this.out[shard] = batch;
-    this.send(batch);
+    (this.out[shard] as Shipped[]).push(batch);
+    this.sending[shard] = true;
+    this.send(batch).then(() => {
+      this.sending[shard] = false;
+      this.schedulePump();
+    });
   }
 
-  /** XADDs one batch, waiting while the stream is full or Redis fails; only `stop()` ends the wait. */
+  /**
+   * XADDs one batch, waiting while the stream is full or Redis fails; only `stop()` (or the batch's
+   * results arriving) ends the wait. The caller holds `sending[shard]` meanwhile.
+   */
   private async send(batch: Shipped): Promise<void> {
     const client = this.client as RedisClient;
     const key = streamKey(this.config.name, batch.shard);
+    const out = this.out[batch.shard] as Shipped[];
     let backoff = RETRY_MIN_MS;
-    while (!this.stopping && this.out[batch.shard] === batch) {
+    while (!this.stopping && out.includes(batch)) {
       try {
         const id = await runScript(
           client,
@@ -288,6 +310,7 @@ export class RedisEngine implements Engine {
       }
       if (!reply) continue;
       let completed = 0;
+      const read: [string, string[]][] = [];
       for (const [keyBytes, entries] of reply) {
         const k = keys.indexOf(keyBytes.toString());
         const ids: string[] = [];
@@ -297,10 +320,20 @@ export class RedisEngine implements Engine {
         }
         if (k < 0 || ids.length === 0) continue;
         lastIds[k] = ids[ids.length - 1] as string;
-        // Read once, by this producer only: delete now, so inboxes stay small.
-        this.client?.xdel(keys[k] as string, ...ids).catch(() => {});
+        read.push([keys[k] as string, ids]);
       }
-      if (completed > 0) this.wakeOwner();
+      if (completed > 0) {
+        // On this thread: hand the results over now; the doorbell still wakes a harvester asleep on it.
+        this.ctx.harvestNow?.();
+        this.wakeOwner();
+      }
+      // Read once, by this producer only: delete them, so inboxes stay small — after the results are
+      // handed over, not on their way.
+      if (read.length > 0) {
+        setImmediate(() => {
+          for (const [key, ids] of read) this.client?.xdel(key, ...ids).catch(() => {});
+        });
+      }
     }
   }
 
@@ -356,7 +389,9 @@ export class RedisEngine implements Engine {
     const cap = this.batchCap[batch.shard] as number;
     if (tookMs < BATCH_TARGET_MS && batch.count >= cap) this.batchCap[batch.shard] = Math.min(cap * 2, this.config.batchMessages);
     else if (tookMs > 2 * BATCH_TARGET_MS) this.batchCap[batch.shard] = Math.max(1, cap >> 1);
-    if (this.out[batch.shard] === batch) this.out[batch.shard] = undefined;
+    const out = this.out[batch.shard] as Shipped[];
+    const at = out.indexOf(batch);
+    if (at >= 0) out.splice(at, 1);
     this.schedulePump();
   }
 
@@ -379,20 +414,42 @@ export class RedisEngine implements Engine {
           await client.pexpire(inbox, INBOX_TTL_MS);
         }
       }
-      for (const batch of this.out) {
-        if (!batch?.entryId || performance.now() - batch.shippedAt < this.config.leaseMs) continue;
-        const stream = streamKey(this.config.name, batch.shard);
-        const found = await client.xrange(stream, batch.entryId, batch.entryId);
-        batch.missing = found.length === 0 ? batch.missing + 1 : 0;
-        if (batch.missing >= 2 && this.out[batch.shard] === batch) {
-          batch.missing = 0;
-          batch.entryId = undefined;
-          batch.shippedAt = performance.now();
-          this.send(batch);
-        }
-      }
+      for (let shard = 0; shard < this.out.length; shard++) await this.reshipLost(client, shard);
     } catch (error) {
       this.failure = (error as Error).message;
+    }
+  }
+
+  /**
+   * Re-ships, in position order, the batches of a shard whose entries Redis lost. The shard's XADDs wait
+   * meanwhile (`sending`), so no newer batch gets between them on the stream.
+   */
+  private async reshipLost(client: RedisClient, shard: number): Promise<void> {
+    const out = this.out[shard] as Shipped[];
+    if (this.sending[shard]) return;
+    const lost: Shipped[] = [];
+    for (const batch of out) {
+      if (!batch.entryId || performance.now() - batch.shippedAt < this.config.leaseMs) continue;
+      const found = await client.xrange(streamKey(this.config.name, shard), batch.entryId, batch.entryId);
+      batch.missing = found.length === 0 ? batch.missing + 1 : 0;
+      if (batch.missing >= 2) lost.push(batch);
+    }
+    // A lost batch is resent with every later one still out: they must follow it on the stream.
+    const first = lost[0];
+    if (!first || this.sending[shard]) return;
+    const resend = out.slice(out.indexOf(first));
+    this.sending[shard] = true;
+    try {
+      for (const batch of resend) {
+        if (!out.includes(batch)) continue;
+        batch.missing = 0;
+        batch.entryId = undefined;
+        batch.shippedAt = performance.now();
+        await this.send(batch);
+      }
+    } finally {
+      this.sending[shard] = false;
+      this.schedulePump();
     }
   }
 }
