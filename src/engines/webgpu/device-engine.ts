@@ -4,7 +4,7 @@
 // Everything is asynchronous: every wait is a promise. webgpu-engine.ts runs it on the owner thread or,
 // by default, in a worker thread (webgpu-worker.ts).
 import { EngineUnavailableError, InvalidArgumentError } from '../../core/errors.js';
-import { Control } from '../../core/slot-layout.js';
+import { AREA_ALIGN, alignUp, Control } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { BatchConsumer } from './batch-consumer.js';
 import { type BatchShape, BatchStage, defaultUploadPath, outcomeRecordBytes, PARAMS_BYTES, type UploadPath } from './batch-stage.js';
@@ -24,6 +24,8 @@ export interface DeviceEngineOptions {
 }
 
 const DEFAULTS = { stages: 3, maxBatch: 4096, initialBatch: 64 };
+/** Largest result area for which batches stage whole slots (stagesWholeSlots). */
+const WHOLE_SLOT_MAX_RESULT_BYTES = 512;
 /** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
 const MAX_DISPATCH_MESSAGES = 64 * 65535;
 
@@ -79,11 +81,13 @@ export class DeviceEngine implements Engine {
     try {
       const pipeline = await compile(device, source, handler.name === USER_WGSL_HANDLER);
       const layout = ring.layout;
+      const wholeSlots = stagesWholeSlots(layout.resultBytes);
       const shape: BatchShape = {
-        slotRecordBytes: layout.resultOffset,
+        slotRecordBytes: wholeSlots ? layout.slotStride : layout.resultOffset,
+        wholeSlots,
         outcomeRecordBytes: outcomeRecordBytes(layout.resultBytes),
         params: batchParams(
-          layout.resultOffset,
+          wholeSlots ? layout.slotStride : layout.resultOffset,
           outcomeRecordBytes(layout.resultBytes),
           layout.resultBytes,
           1 + ring.control(Control.MAX_RETRIES),
@@ -129,6 +133,8 @@ export class DeviceEngine implements Engine {
         ring,
         shards,
         stages: this.stages,
+        stride: shape.slotRecordBytes,
+        wholeSlots,
         pipeline: computePipeline,
         maxBatch: this.maxBatch,
         spinUs: config.consumerSpinUs,
@@ -167,6 +173,16 @@ export class DeviceEngine implements Engine {
     this.faulted = true;
     if (this.consumer) this.consumer.fail(error);
   }
+}
+
+/**
+ * Whether batches stage slots as the ring lays them out (header, payload area, result area), so that a
+ * run of contiguous slots goes in with one copy: when the result area is small, the bytes it adds cost
+ * less than a copy call per message (batch-consumer.ts COPY_CALL_BYTES). With a large one (echo 4 KB:
+ * 4 KB of result area per 4 KB payload) it would double the upload, so records are staged one by one.
+ */
+export function stagesWholeSlots(resultBytes: number): boolean {
+  return alignUp(resultBytes, AREA_ALIGN) <= WHOLE_SLOT_MAX_RESULT_BYTES;
 }
 
 /** The batch uniform's constant part (batch_consumer.wgsl BatchParams), `count` left 0. */
