@@ -4,12 +4,14 @@
 // worker thread vs on the owner thread, the round trip of a lone message, and the cpu engine (one worker)
 // on the same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
 // one table and writes JSON (date, machine, adapter, versions) to bench/results/.
-//   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE]
+//   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE] [--only REGEX (case labels)]
+//     [--label TEXT (stored in the JSON, e.g. before/after)] [--producers N (default 4: the producer-thread cases)]
 // Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
 import { writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -38,7 +40,11 @@ async function rig(c) {
   const capacity = c.capacity ?? 4096;
   const config = resolveOptions({ capacity, slotBytes: c.slotBytes, maxRetries: 3, consumerSpinUs: 200 });
   const handler = resolveHandler(c.handler);
-  const ring = SlotRing.create({ shards: 1, consumers: 1, shardCapacity: capacity, slotBytes: c.slotBytes, resultBytes: c.resultBytes }, 3);
+  const shards = c.producers ?? 1;
+  const ring = SlotRing.create(
+    { shards, consumers: 1, shardCapacity: capacity / shards, slotBytes: c.slotBytes, resultBytes: c.resultBytes },
+    3,
+  );
   const faults = [];
   const ctx = { ring, handler, config, onFault: (e) => faults.push(e) };
   const engine = c.engine === 'cpu' ? new CpuEngine(ctx, 1) : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload });
@@ -47,19 +53,43 @@ async function rig(c) {
   return {
     engine,
     faults,
-    /** Publishes payloads from the pool, cyclically, while there is room; returns how many. */
+    /**
+     * Publishes payloads from the pool, cyclically, while there is room; returns how many. Claims and
+     * publishes all it can at once (as enqueueBatch does), so the producer's own cost stays small beside
+     * the engine's: one CAS and one doorbell check per call, a header and a payload copy per message.
+     */
     produce(pool, max = Number.POSITIVE_INFINITY) {
-      let n = 0;
-      while (n < max) {
-        const pos = ring.claim(0, 1);
-        if (pos < 0) break;
-        ring.write(0, pos, pool[nextId % pool.length], nextId++, 0, false, 0);
-        ring.publish(0, pos, 1);
-        n++;
-      }
+      const n = Math.min(max, ring.freeSlots(0));
+      if (n <= 0) return 0;
+      const pos = ring.claim(0, n);
+      if (pos < 0) return 0;
+      for (let i = 0; i < n; i++, nextId++) ring.write(0, (pos + i) | 0, pool[nextId % pool.length], nextId, 0, false, 0);
+      ring.publish(0, pos, n);
       return n;
     },
-    harvest: () => ring.harvest(0, 1 << 20, () => {}),
+    harvest: () => {
+      let n = 0;
+      for (let s = 0; s < shards; s++) n += ring.harvest(s, 1 << 20, () => {});
+      return n;
+    },
+    /** Starts one producer thread per shard (bench/webgpu-producer.mjs); resolves to a function that stops them. */
+    async startProducers(pool) {
+      const stop = new SharedArrayBuffer(4);
+      const workers = Array.from(
+        { length: shards },
+        (_, shard) =>
+          new Worker(new URL('webgpu-producer.mjs', import.meta.url), {
+            workerData: { sab: ring.sab, stop, shard, payloads: pool, build: build.href },
+          }),
+      );
+      await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
+      return async () => {
+        Atomics.store(new Int32Array(stop), 0, 1);
+        await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
+        await Promise.all(workers.map((w) => w.terminate()));
+      };
+    },
+    depth: () => ring.totalDepth(),
   };
 }
 
@@ -88,13 +118,41 @@ async function throughput(r, pool, seconds) {
   return done / ((performance.now() - started) / 1000);
 }
 
-/** One message at a time: µs from publish to harvest. */
-async function roundTrips(r, pool, count) {
+/**
+ * With producer threads (one per shard) keeping the ring full: messages harvested per second over
+ * `seconds`, then the producers stop and the ring drains (not counted).
+ */
+async function threadedThroughput(r, pool, seconds) {
+  const stopProducers = await r.startProducers(pool);
+  let done = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  while (performance.now() < until) {
+    done += r.harvest();
+    await turn();
+  }
+  const rate = done / ((performance.now() - started) / 1000);
+  await stopProducers();
+  while (r.depth() > 0) {
+    r.harvest();
+    await turn();
+  }
+  return rate;
+}
+
+/** `batch` messages at a time: µs from publishing them to harvesting the last (1: a lone message). */
+async function roundTrips(r, pool, count, batch = 1) {
   const times = [];
   for (let i = 0; i < count; i++) {
     const t = performance.now();
-    r.produce(pool, 1);
-    while (r.harvest() === 0) await turn();
+    let left = batch - r.produce(pool, batch);
+    let done = 0;
+    while (done < batch) {
+      const n = r.harvest();
+      done += n;
+      if (n === 0) await turn();
+      if (left > 0) left -= r.produce(pool, left);
+    }
     times.push((performance.now() - t) * 1000);
   }
   times.sort((a, b) => a - b);
@@ -107,18 +165,29 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function measure(c) {
   const pool = payloadPool(c.slotBytes, c.handler === 'vector-stats');
   const r = await rig(c);
-  const row = { case: c.label, engine: c.engine, handler: c.handler, payloadBytes: c.slotBytes, thread: c.thread, upload: c.upload };
+  const row = {
+    case: c.label,
+    engine: c.engine,
+    handler: c.handler,
+    payloadBytes: c.slotBytes,
+    capacity: c.capacity ?? 4096,
+    producers: c.producers ?? 'main thread',
+    thread: c.thread,
+    upload: c.upload,
+    batch: c.batch,
+  };
   try {
-    await throughput(r, pool, Math.min(0.3, SECONDS)); // warm-up: shader compile, stage growth, JIT
+    const run = c.producers ? threadedThroughput : throughput;
+    await run(r, pool, Math.min(0.3, SECONDS)); // warm-up: shader compile, stage growth, JIT
     if (c.measure === 'throughput') {
       const runs = [];
-      for (let i = 0; i < REPEATS; i++) runs.push(await throughput(r, pool, SECONDS));
+      for (let i = 0; i < REPEATS; i++) runs.push(await run(r, pool, SECONDS));
       row.msgPerSec = Math.round(median(runs));
       row.minMsgPerSec = Math.round(Math.min(...runs));
       row.maxMsgPerSec = Math.round(Math.max(...runs));
       row.mbPerSec = Math.round((row.msgPerSec * c.slotBytes) / 1e6);
     } else {
-      Object.assign(row, await roundTrips(r, pool, ROUND_TRIPS));
+      Object.assign(row, await roundTrips(r, pool, ROUND_TRIPS, c.batch ?? 1));
     }
   } finally {
     await r.engine.stop();
@@ -137,9 +206,10 @@ async function measure(c) {
 }
 
 function cases() {
-  const checksum = { handler: 'checksum', slotBytes: 256, resultBytes: 4 };
-  const echo4k = { handler: 'echo', slotBytes: 4096, resultBytes: 4096, capacity: 1024 };
-  const stats1k = { handler: 'vector-stats', slotBytes: 1024, resultBytes: 16 };
+  // The ring holds 16 k slots (4 k of 4 KB), so batches can grow past the engine's first sizes.
+  const checksum = { handler: 'checksum', slotBytes: 256, resultBytes: 4, capacity: 16384 };
+  const echo4k = { handler: 'echo', slotBytes: 4096, resultBytes: 4096, capacity: 4096 };
+  const stats1k = { handler: 'vector-stats', slotBytes: 1024, resultBytes: 16, capacity: 16384 };
   const list = [];
   for (const upload of ['mapped', 'write-buffer', 'mapped-at-creation']) {
     list.push({
@@ -155,13 +225,42 @@ function cases() {
   for (const thread of ['worker', 'owner']) {
     list.push({ label: `${thread} thread: checksum 256 B`, engine: 'webgpu', thread, measure: 'throughput', ...checksum });
     list.push({ label: `${thread} thread: vector-stats 1 KB`, engine: 'webgpu', thread, measure: 'throughput', ...stats1k });
+    list.push({ label: `${thread} thread: echo 4 KB`, engine: 'webgpu', thread, measure: 'throughput', ...echo4k });
     list.push({ label: `${thread} thread: round trip, checksum 256 B`, engine: 'webgpu', thread, measure: 'round trip', ...checksum });
+    list.push({
+      label: `${thread} thread: round trip of 256, checksum 256 B`,
+      engine: 'webgpu',
+      thread,
+      measure: 'round trip',
+      batch: 256,
+      ...checksum,
+    });
   }
+  // Producers on threads of their own (one shard each), the engine's consumer on its own worker thread.
+  const producers = Number(arg('--producers', '4'));
+  list.push({
+    label: `${producers} producer threads: checksum 256 B`,
+    engine: 'webgpu',
+    thread: 'worker',
+    measure: 'throughput',
+    producers,
+    ...checksum,
+  });
+  list.push({
+    label: `${producers} producer threads: echo 4 KB`,
+    engine: 'webgpu',
+    thread: 'worker',
+    measure: 'throughput',
+    producers,
+    ...echo4k,
+  });
   list.push({ label: 'cpu (1 worker): checksum 256 B', engine: 'cpu', measure: 'throughput', ...checksum });
   list.push({ label: 'cpu (1 worker): vector-stats 1 KB', engine: 'cpu', measure: 'throughput', ...stats1k });
   list.push({ label: 'cpu (1 worker): echo 4 KB', engine: 'cpu', measure: 'throughput', ...echo4k });
   list.push({ label: 'cpu (1 worker): round trip, checksum 256 B', engine: 'cpu', measure: 'round trip', ...checksum });
-  return list;
+  list.push({ label: 'cpu (1 worker): round trip of 256, checksum 256 B', engine: 'cpu', measure: 'round trip', batch: 256, ...checksum });
+  const only = arg('--only');
+  return only ? list.filter((c) => new RegExp(only).test(c.label)) : list;
 }
 
 async function main() {
@@ -187,12 +286,14 @@ async function main() {
     machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model, loadAverage1m: loadavg()[0] },
     adapter: probe.adapter,
     versions: { node: process.version, gpuqueue: pkg.version, webgpu: pkg.optionalDependencies?.webgpu },
+    label: arg('--label'),
+    build: fileURLToPath(build),
     method: {
       secondsPerRun: SECONDS,
       repeats: REPEATS,
       roundTrips: ROUND_TRIPS,
       quick,
-      measuredAt: 'the ring (no Queue): produce and harvest on the main thread',
+      measuredAt: 'the ring (no Queue): produce (all free slots claimed at once) and harvest on the main thread',
     },
     rows,
   };
