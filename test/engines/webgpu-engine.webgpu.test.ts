@@ -272,6 +272,57 @@ describe('the webgpu engine runs every built-in handler bit-identically to its J
   });
 });
 
+describe('how batches are staged: whole runs of slots, or one record per message', { skip }, () => {
+  it('a result area over 512 B stages records one by one: 300 echo payloads of 0…2000 bytes through a 64-slot ring come back byte for byte', async () => {
+    const payloads = randomPayloads(seeded(11), 300, 2000);
+    const r = rig(resolveHandler('echo'), { slotBytes: 2000, resultBytes: 2000, capacity: 64 });
+    await withRig(r, async () => {
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        assert.equal(o.status, HandlerStatus.OK);
+        assert.deepEqual(o.data, payloads[i], `message ${o.id}`);
+      });
+    });
+    assert.deepEqual(r.faults, []);
+  });
+
+  it('payloads far shorter than their 4 KB slots (copied one by one, not as whole runs), in runs cut where a 32-slot shard wraps, all give FNV-1a', async () => {
+    const rand = seeded(12);
+    const payloads = randomPayloads(rand, 600, 4096).map((p, i) => (i % 3 === 0 ? p : p.subarray(0, Math.floor(rand() * 65))));
+    const r = rig(resolveHandler('checksum'), { slotBytes: 4096, resultBytes: 4, capacity: 64, engine: { thread: 'owner' } });
+    await withRig(r, async () => {
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        assert.equal(o.status, HandlerStatus.OK);
+        assert.deepEqual(o.data, u32le(fnv1a(payloads[i] as Uint8Array)), `message ${o.id} (${payloads[i]?.length} bytes)`);
+      });
+    });
+    assert.deepEqual(r.faults, []);
+  });
+
+  it('a message already run 1 + maxRetries times by consumers that died is finished CONSUMER_DIED without running, its attempts kept', async () => {
+    const maxRetries = 2;
+    const r = rig(resolveHandler('checksum'), { slotBytes: 64, resultBytes: 4, maxRetries, engine: { thread: 'owner' } });
+    await withRig(r, async () => {
+      // Ids 1…40 on shard 0; every fourth one comes with its attempts used up, in the middle of a run.
+      const pos = r.ring.claim(0, 40);
+      for (let i = 0; i < 40; i++) {
+        r.ring.write(0, pos + i, new Uint8Array([i]), i + 1, 0, false, 0);
+        if (i % 4 === 1) r.ring.i32[(slotByteOffset(r.ring.layout, 0, pos + i) >> 2) + SlotHeader.ATTEMPTS] = 1 + maxRetries;
+      }
+      r.ring.publish(0, pos, 40);
+      const got = await r.collect(40);
+      got.forEach((o, i) => {
+        if (i % 4 === 1) assert.deepEqual([o.status, o.attempts, o.data.length], [HandlerStatus.CONSUMER_DIED, 1 + maxRetries, 0]);
+        else assert.deepEqual([o.status, o.attempts, [...o.data]], [HandlerStatus.OK, 1, [...u32le(fnv1a(new Uint8Array([i])))]]);
+      });
+    });
+    assert.deepEqual(r.faults, []);
+  });
+});
+
 /** A user handler: the payload is two float32 bit patterns a, b; the result is f32_add_rn, f32_mul_rn and f32_less of them. */
 const F32_OPS_WGSL = `
 fn process_message(msg: MsgView, out: ptr<function, ResultView>) -> u32 {
