@@ -6,6 +6,7 @@
 // one table and writes JSON (date, machine, adapter, versions) to bench/results/.
 //   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE] [--only REGEX (case labels)]
 //     [--label TEXT (stored in the JSON, e.g. before/after)] [--producers N (default 4: the producer-thread cases)]
+//     [--max-batch N] [--stages N] (engine options; default: the engine's)
 // Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
 import { writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
@@ -32,6 +33,9 @@ const { probeWebGpu } = await load('engines/webgpu/dawn.js');
 const SECONDS = quick ? 0.3 : 1.5;
 const REPEATS = quick ? 1 : 3;
 const ROUND_TRIPS = quick ? 200 : 2000;
+/** Engine options to try on a machine (undefined: the engine's defaults). */
+const MAX_BATCH = arg('--max-batch') === undefined ? undefined : Number(arg('--max-batch'));
+const STAGES = arg('--stages') === undefined ? undefined : Number(arg('--stages'));
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -47,7 +51,7 @@ async function rig(c) {
   );
   const faults = [];
   const ctx = { ring, handler, config, onFault: (e) => faults.push(e) };
-  const engine = c.engine === 'cpu' ? new CpuEngine(ctx, 1) : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload });
+  const engine = c.engine === 'cpu' ? new CpuEngine(ctx, 1) : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload, maxBatch: MAX_BATCH, stages: STAGES });
   await engine.start();
   let nextId = 1;
   return {
@@ -293,6 +297,8 @@ async function main() {
       repeats: REPEATS,
       roundTrips: ROUND_TRIPS,
       quick,
+      maxBatch: MAX_BATCH ?? 'default',
+      stages: STAGES ?? 'default',
       measuredAt: 'the ring (no Queue): produce (all free slots claimed at once) and harvest on the main thread',
     },
     rows,

@@ -15,7 +15,10 @@ import { buildKernelSource, describeCompilationMessages, ENTRY_POINT, type Kerne
 export interface DeviceEngineOptions {
   /** Batches in flight at once. **Default:** `3` */
   stages?: number;
-  /** Most messages in one batch (also bounded by the ring and the device's storage-binding limit). **Default:** `4096` */
+  /**
+   * Most messages in one batch (also bounded by half the ring, so that one batch can be on the device
+   * while producers refill the other half, and by the device's storage-binding limit). **Default:** `16384`
+   */
   maxBatch?: number;
   /** Messages a stage holds before it first grows. **Default:** `64` */
   initialBatch?: number;
@@ -23,7 +26,7 @@ export interface DeviceEngineOptions {
   upload?: UploadPath;
 }
 
-const DEFAULTS = { stages: 3, maxBatch: 4096, initialBatch: 64 };
+const DEFAULTS = { stages: 3, maxBatch: 16384, initialBatch: 64 };
 /** Largest result area for which batches stage whole slots (stagesWholeSlots). */
 const WHOLE_SLOT_MAX_RESULT_BYTES = 512;
 /** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
@@ -101,7 +104,7 @@ export class DeviceEngine implements Engine {
       this.stageCount = serial ? 1 : this.options.stages;
       this.maxBatch = Math.min(
         serial ? 1 : this.options.maxBatch,
-        layout.shards * layout.shardCapacity,
+        Math.max(1, Math.floor((layout.shards * layout.shardCapacity) / 2)),
         Math.floor(bindingLimit / shape.slotRecordBytes),
         Math.floor(bindingLimit / shape.outcomeRecordBytes),
         MAX_DISPATCH_MESSAGES,
