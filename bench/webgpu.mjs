@@ -51,7 +51,10 @@ async function rig(c) {
   );
   const faults = [];
   const ctx = { ring, handler, config, onFault: (e) => faults.push(e) };
-  const engine = c.engine === 'cpu' ? new CpuEngine(ctx, 1) : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload, maxBatch: MAX_BATCH, stages: STAGES });
+  const engine =
+    c.engine === 'cpu'
+      ? new CpuEngine(ctx, 1)
+      : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload, maxBatch: MAX_BATCH, stages: STAGES });
   await engine.start();
   let nextId = 1;
   return {
