@@ -3,7 +3,8 @@
 // INFLIGHT, slots copied into a stage) and publish (outcomes into the slots, DONE) run on a full ring
 // against a stand-in stage backed by plain memory, so what is timed is only the per-message JS work that
 // is the same on every adapter (lavapipe here, the H100 there). Prints ns per message and writes nothing.
-//   node bench/webgpu-host.mjs [--build DIR (default: dist)] [--seconds S]
+//   node bench/webgpu-host.mjs [--build DIR (default: dist)] [--seconds S] [--json (rows as JSON on stdout)]
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -19,6 +20,8 @@ const { BatchConsumer } = await load('engines/webgpu/batch-consumer.js');
 const stageModule = await load('engines/webgpu/batch-stage.js');
 const deviceModule = await load('engines/webgpu/device-engine.js');
 const SECONDS = Number(arg('--seconds', '1'));
+const json = process.argv.includes('--json');
+const rows = [];
 
 /** A stage with the fields the consumer uses, over plain memory (both the old slotOffsets and the runs). */
 function standInStage(capacity, stride, outcomeBytes) {
@@ -82,6 +85,8 @@ function measure({ label, slotBytes, resultBytes, payloadBytes = slotBytes, resu
     messages += n;
   }
   const ns = (ms) => ((ms * 1e6) / messages).toFixed(1);
+  rows.push({ case: label, staged: whole ? 'whole slots' : 'records', gatherNsPerMsg: Number(ns(gatherMs)), publishNsPerMsg: Number(ns(publishMs)) });
+  if (json) return;
   console.log(
     `${label.padEnd(34)} gather ${ns(gatherMs).padStart(6)} ns/msg  publish ${ns(publishMs).padStart(6)} ns/msg  (${whole ? 'whole slots' : 'records'})`,
   );
@@ -91,3 +96,4 @@ measure({ label: 'checksum 256 B (result 4 B)', slotBytes: 256, resultBytes: 4, 
 measure({ label: 'vector-stats 1 KB (result 16 B)', slotBytes: 1024, resultBytes: 16, resultLen: 16 });
 measure({ label: 'echo 4 KB (result 4 KB)', slotBytes: 4096, resultBytes: 4096, resultLen: 4096 });
 measure({ label: '64 B payloads in 4 KB slots', slotBytes: 4096, resultBytes: 16, payloadBytes: 64, resultLen: 4 });
+if (json) console.log(JSON.stringify({ date: new Date().toISOString(), loadAverage1m: loadavg()[0], secondsPerCase: SECONDS, rows }));
