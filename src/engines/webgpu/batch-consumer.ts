@@ -1,5 +1,6 @@
 // The webgpu engine's consumer loop, on the thread that owns the device: it takes the READY slots of its
-// shards in position order into a batch (READY → INFLIGHT, records copied out of the ring), runs the batch
+// shards in position order into a batch (READY → INFLIGHT, runs of contiguous slots copied out of the
+// ring: docs/architecture.md, "The webgpu engine's data path"), runs the batch
 // through the kernel while it gathers the next, and publishes each batch's outcomes into the ring (result,
 // RESULT_LEN, HANDLER_STATUS, ATTEMPTS, then DONE). It never blocks: it waits on promises (the GPU's,
 // Atomics.waitAsync on its doorbell, a turn of the event loop).

@@ -24,6 +24,11 @@ export interface DeviceEngineOptions {
   initialBatch?: number;
   /** How slot records reach the GPU (batch-stage.ts). **Default:** `'mapped'` on a GPU, `'write-buffer'` on a software adapter */
   upload?: UploadPath;
+  /**
+   * Which of the ring's consumers this is: it takes the shards `s` with `s % consumers === consumerIndex`
+   * (webgpu-engine.ts runs one per consumer, each on a worker thread). **Default:** every shard
+   */
+  consumerIndex?: number;
 }
 
 const DEFAULTS = { stages: 3, maxBatch: 16384, initialBatch: 64 };
@@ -37,7 +42,7 @@ export class DeviceEngine implements Engine {
   /** The consumer rings HARVEST_DOORBELL after each batch, as the cpu consumers do. */
   readonly wakesOwner = true;
   private readonly ctx: EngineContext;
-  private readonly options: typeof DEFAULTS & { upload?: UploadPath };
+  private readonly options: typeof DEFAULTS & { upload?: UploadPath; consumerIndex?: number };
   private adapter: WebGpuAdapterDescription | undefined;
   private device: GpuDevice | undefined;
   private stages: BatchStage[] = [];
@@ -98,13 +103,17 @@ export class DeviceEngine implements Engine {
         ),
       };
       const bindingLimit = device.limits.maxStorageBufferBindingSize;
+      const index = this.options.consumerIndex;
+      const shards = Array.from({ length: layout.shards }, (_, s) => s).filter(
+        (s) => index === undefined || s % layout.consumers === index,
+      );
       // The slow wrapper stands for compute on one consumer (the contract's pause and drain cases count
       // on messages finishing one after another): one message at a time, held on the host.
       const serial = source.holdMsPerAttempt > 0;
       this.stageCount = serial ? 1 : this.options.stages;
       this.maxBatch = Math.min(
         serial ? 1 : this.options.maxBatch,
-        Math.max(1, Math.floor((layout.shards * layout.shardCapacity) / 2)),
+        Math.max(1, Math.floor((shards.length * layout.shardCapacity) / 2)),
         Math.floor(bindingLimit / shape.slotRecordBytes),
         Math.floor(bindingLimit / shape.outcomeRecordBytes),
         MAX_DISPATCH_MESSAGES,
@@ -131,7 +140,6 @@ export class DeviceEngine implements Engine {
         this.stages.push(stage);
       }
       await Promise.all(this.stages.map((s) => s.ready()));
-      const shards = Array.from({ length: layout.shards }, (_, s) => s);
       this.consumer = new BatchConsumer({
         ring,
         shards,
