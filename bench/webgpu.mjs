@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The webgpu engine on its own, measured at the ring (producer → engine → harvest on this thread, no Queue
 // on top), side by side in one run: the three ways slot records can reach the GPU, the consumer in a
-// worker thread vs on the owner thread, the round trip of a lone message, and the cpu engine (one worker)
-// on the same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
+// worker thread vs on the owner thread, the round trip of a lone message and of 256 at once, producers
+// on threads of their own feeding one or more consumer threads, and the cpu engine (one worker) on the
+// same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
 // one table and writes JSON (date, machine, adapter, versions) to bench/results/.
 //   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE] [--only REGEX (case labels)]
 //     [--label TEXT (stored in the JSON, e.g. before/after)] [--producers N (default 4: the producer-thread cases)]
+//     [--consumers LIST (default 1,2: consumer threads in the producer-thread cases)]
 //     [--max-batch N] [--stages N] (engine options; default: the engine's)
 // Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
 import { writeFileSync } from 'node:fs';
@@ -44,9 +46,9 @@ async function rig(c) {
   const capacity = c.capacity ?? 4096;
   const config = resolveOptions({ capacity, slotBytes: c.slotBytes, maxRetries: 3, consumerSpinUs: 200 });
   const handler = resolveHandler(c.handler);
-  const shards = c.producers ?? 1;
+  const shards = Math.max(c.producers ?? 1, c.consumers ?? 1);
   const ring = SlotRing.create(
-    { shards, consumers: 1, shardCapacity: capacity / shards, slotBytes: c.slotBytes, resultBytes: c.resultBytes },
+    { shards, consumers: c.consumers ?? 1, shardCapacity: capacity / shards, slotBytes: c.slotBytes, resultBytes: c.resultBytes },
     3,
   );
   const faults = [];
@@ -243,24 +245,18 @@ function cases() {
       ...checksum,
     });
   }
-  // Producers on threads of their own (one shard each), the engine's consumer on its own worker thread.
+  // Producers on threads of their own (one shard each), the engine's consumers each on a worker thread
+  // of its own (one device per consumer, shard s → consumer s % consumers).
   const producers = Number(arg('--producers', '4'));
-  list.push({
-    label: `${producers} producer threads: checksum 256 B`,
-    engine: 'webgpu',
-    thread: 'worker',
-    measure: 'throughput',
-    producers,
-    ...checksum,
-  });
-  list.push({
-    label: `${producers} producer threads: echo 4 KB`,
-    engine: 'webgpu',
-    thread: 'worker',
-    measure: 'throughput',
-    producers,
-    ...echo4k,
-  });
+  for (const consumers of (arg('--consumers') ?? '1,2').split(',').map(Number)) {
+    const who = `${producers} producer threads, ${consumers} consumer${consumers === 1 ? '' : 's'}`;
+    for (const [what, shape] of [
+      ['checksum 256 B', checksum],
+      ['echo 4 KB', echo4k],
+    ]) {
+      list.push({ label: `${who}: ${what}`, engine: 'webgpu', thread: 'worker', measure: 'throughput', producers, consumers, ...shape });
+    }
+  }
   list.push({ label: 'cpu (1 worker): checksum 256 B', engine: 'cpu', measure: 'throughput', ...checksum });
   list.push({ label: 'cpu (1 worker): vector-stats 1 KB', engine: 'cpu', measure: 'throughput', ...stats1k });
   list.push({ label: 'cpu (1 worker): echo 4 KB', engine: 'cpu', measure: 'throughput', ...echo4k });
