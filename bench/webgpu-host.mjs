@@ -2,7 +2,8 @@
 // The webgpu consumer's host-side cost per message, without a device: the batch loop's gather (READY →
 // INFLIGHT, slots copied into a stage) and publish (outcomes into the slots, DONE) run on a full ring
 // against a stand-in stage backed by plain memory, so what is timed is only the per-message JS work that
-// is the same on every adapter (lavapipe here, the H100 there). Prints ns per message and writes nothing.
+// is the same on every adapter (lavapipe here, the H100 there). Prints ns per message (median and min over
+// batches of 4096) and writes nothing.
 //   node bench/webgpu-host.mjs [--build DIR (default: dist)] [--seconds S] [--json (rows as JSON on stdout)]
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -65,9 +66,10 @@ function measure({ label, slotBytes, resultBytes, payloadBytes = slotBytes, resu
   });
   const payload = new Uint8Array(payloadBytes).fill(7);
   let id = 1;
-  let gatherMs = 0;
-  let publishMs = 0;
-  let messages = 0;
+  // Per batch of `capacity` messages: the median and the minimum over batches, robust to a shared
+  // machine's preemptions (a mean is not).
+  const gatherNs = [];
+  const publishNs = [];
   const until = performance.now() + SECONDS * 1000;
   while (performance.now() < until) {
     const pos = ring.claim(0, capacity);
@@ -80,15 +82,25 @@ function measure({ label, slotBytes, resultBytes, payloadBytes = slotBytes, resu
     const t2 = performance.now();
     stage.runCount = 0;
     if (ring.harvest(0, capacity, () => {}) !== n || n !== capacity) throw new Error(`gathered ${n}, expected ${capacity}`);
-    gatherMs += t1 - t0;
-    publishMs += t2 - t1;
-    messages += n;
+    gatherNs.push(((t1 - t0) * 1e6) / n);
+    publishNs.push(((t2 - t1) * 1e6) / n);
   }
-  const ns = (ms) => ((ms * 1e6) / messages).toFixed(1);
-  rows.push({ case: label, staged: whole ? 'whole slots' : 'records', gatherNsPerMsg: Number(ns(gatherMs)), publishNsPerMsg: Number(ns(publishMs)) });
+  const stat = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { median: Number(sorted[Math.floor(sorted.length / 2)].toFixed(1)), min: Number(sorted[0].toFixed(1)) };
+  };
+  const g = stat(gatherNs);
+  const p = stat(publishNs);
+  rows.push({
+    case: label,
+    staged: whole ? 'whole slots' : 'records',
+    batches: gatherNs.length,
+    gatherNsPerMsg: g,
+    publishNsPerMsg: p,
+  });
   if (json) return;
   console.log(
-    `${label.padEnd(34)} gather ${ns(gatherMs).padStart(6)} ns/msg  publish ${ns(publishMs).padStart(6)} ns/msg  (${whole ? 'whole slots' : 'records'})`,
+    `${label.padEnd(34)} gather ${String(g.median).padStart(6)} ns/msg (min ${g.min})  publish ${String(p.median).padStart(6)} ns/msg (min ${p.min})  (${whole ? 'whole slots' : 'records'})`,
   );
 }
 

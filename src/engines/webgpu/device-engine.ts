@@ -16,8 +16,9 @@ export interface DeviceEngineOptions {
   /** Batches in flight at once. **Default:** `3` */
   stages?: number;
   /**
-   * Most messages in one batch (also bounded by half the ring, so that one batch can be on the device
-   * while producers refill the other half, and by the device's storage-binding limit). **Default:** `16384`
+   * Most messages in one batch. Also bounded by the consumer's share of the ring divided by `stages + 1`,
+   * so that every stage can be in flight and producers still find room (a batch of the whole ring stalls
+   * them until it comes back), and by the device's storage-binding limit. **Default:** `16384`
    */
   maxBatch?: number;
   /** Messages a stage holds before it first grows. **Default:** `64` */
@@ -113,7 +114,7 @@ export class DeviceEngine implements Engine {
       this.stageCount = serial ? 1 : this.options.stages;
       this.maxBatch = Math.min(
         serial ? 1 : this.options.maxBatch,
-        Math.max(1, Math.floor((shards.length * layout.shardCapacity) / 2)),
+        Math.max(1, Math.floor((shards.length * layout.shardCapacity) / (this.stageCount + 1))),
         Math.floor(bindingLimit / shape.slotRecordBytes),
         Math.floor(bindingLimit / shape.outcomeRecordBytes),
         MAX_DISPATCH_MESSAGES,
