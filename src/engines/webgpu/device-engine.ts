@@ -21,7 +21,7 @@ export interface DeviceEngineOptions {
    * them until it comes back), and by the device's storage-binding limit. **Default:** `16384`
    */
   maxBatch?: number;
-  /** Messages a stage holds before it first grows. **Default:** `64` */
+  /** Messages a stage holds before it first grows: a burst of 256 goes in one batch from the start. **Default:** `256` */
   initialBatch?: number;
   /** How slot records reach the GPU (batch-stage.ts). **Default:** `'mapped'` on a GPU, `'write-buffer'` on a software adapter */
   upload?: UploadPath;
@@ -32,7 +32,7 @@ export interface DeviceEngineOptions {
   consumerIndex?: number;
 }
 
-const DEFAULTS = { stages: 3, maxBatch: 16384, initialBatch: 64 };
+const DEFAULTS = { stages: 3, maxBatch: 16384, initialBatch: 256 };
 /** Largest result area for which batches stage whole slots (stagesWholeSlots). */
 const WHOLE_SLOT_MAX_RESULT_BYTES = 512;
 /** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
