@@ -29,9 +29,10 @@ const SLEEP_CHECK_MS = 100;
 /** Results up to this many bytes are published word by word, longer ones with one `set()` (see publish). */
 const WORD_COPY_MAX_BYTES = 64;
 /**
- * What one `set()` call costs beyond its bytes, in bytes copied in the same time (about 100 ns against
- * ~5 GB/s on this machine's cores, bench/results/2026-11-24-webgpu-lavapipe-tuned.json): the gather
- * copies a run of slots whole when that moves fewer of these than one copy per message.
+ * What copying one message on its own (a `subarray()` view and a `set()`) costs beyond its bytes, in
+ * bytes copied in the same time: on the order of 100 ns, against ~5 GB/s for a copy on one core
+ * (bench/webgpu-host.mjs; bench/results/2026-11-24-webgpu-lavapipe-tuned.json). The gather copies a run
+ * of slots whole when that moves fewer bytes than one copy per message with this added per message.
  */
 const COPY_CALL_BYTES = 512;
 /** u32 words before the result area in an outcome record. */
