@@ -188,20 +188,24 @@ export class BatchConsumer {
         records ??= stage.recordsView();
         // One copy of the run unless its payloads are so much shorter than their areas that copying the
         // messages one by one moves fewer bytes, each copy call counted as COPY_CALL_BYTES.
-        if (wholeSlots && len * slotStride <= payloadBytes + len * (HEADER_BYTES + COPY_CALL_BYTES)) {
-          records.set(u8.subarray(first, first + len * slotStride), n * stride);
-        } else {
-          for (let j = 0, off = first; j < len; j++, off += slotStride) {
-            const bytes = HEADER_BYTES + (i32[(off >> 2) + SlotHeader.PAYLOAD_LEN] as number);
-            records.set(u8.subarray(off, off + bytes), (n + j) * stride);
-          }
-        }
-        // After the copy: the slot counts this run as started, so a device lost during it does not run the
+        // After the copy, the slot counts this run as started, so a device lost during it does not run the
         // message forever. A message already run 1 + MAX_RETRIES times (by consumers that died holding it)
         // is not counted again: the kernel runs it no more and finishes it CONSUMER_DIED.
-        for (let j = 0, w = (first >> 2) + SlotHeader.ATTEMPTS; j < len; j++, w += slotStride >> 2) {
-          const attempts = i32[w] as number;
-          if (attempts < maxAttempts) i32[w] = attempts + 1;
+        if (wholeSlots && len * slotStride <= payloadBytes + len * (HEADER_BYTES + COPY_CALL_BYTES)) {
+          records.set(u8.subarray(first, first + len * slotStride), n * stride);
+          for (let j = 0, w = (first >> 2) + SlotHeader.ATTEMPTS; j < len; j++, w += slotStride >> 2) {
+            const attempts = i32[w] as number;
+            if (attempts < maxAttempts) i32[w] = attempts + 1;
+          }
+        } else {
+          // Each message's ATTEMPTS right after its own copy, while its header is still in cache (with
+          // large slots, a second pass over the run's headers would miss on every one).
+          for (let j = 0, off = first; j < len; j++, off += slotStride) {
+            const w = off >> 2;
+            records.set(u8.subarray(off, off + HEADER_BYTES + (i32[w + SlotHeader.PAYLOAD_LEN] as number)), (n + j) * stride);
+            const attempts = i32[w + SlotHeader.ATTEMPTS] as number;
+            if (attempts < maxAttempts) i32[w + SlotHeader.ATTEMPTS] = attempts + 1;
+          }
         }
         stage.runOffsets[stage.runCount] = first;
         stage.runLengths[stage.runCount] = len;
