@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 // The webgpu engine on its own, measured at the ring (producer → engine → harvest on this thread, no Queue
 // on top), side by side in one run: the three ways slot records can reach the GPU, the consumer in a
-// worker thread vs on the owner thread, the round trip of a lone message, and the cpu engine (one worker)
-// on the same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
+// worker thread vs on the owner thread, the round trip of a lone message and of 256 at once, producers
+// on threads of their own feeding one or more consumer threads, and the cpu engine (one worker) on the
+// same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
 // one table and writes JSON (date, machine, adapter, versions) to bench/results/.
-//   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE]
+//   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE] [--only REGEX (case labels)]
+//     [--label TEXT (stored in the JSON, e.g. before/after)] [--producers N (default 4: the producer-thread cases)]
+//     [--consumers LIST (default 1,2: consumer threads in the producer-thread cases)]
+//     [--max-batch N] [--stages N] (engine options; default: the engine's)
 // Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
 import { writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -30,6 +35,9 @@ const { probeWebGpu } = await load('engines/webgpu/dawn.js');
 const SECONDS = quick ? 0.3 : 1.5;
 const REPEATS = quick ? 1 : 3;
 const ROUND_TRIPS = quick ? 200 : 2000;
+/** Engine options to try on a machine (undefined: the engine's defaults). */
+const MAX_BATCH = arg('--max-batch') === undefined ? undefined : Number(arg('--max-batch'));
+const STAGES = arg('--stages') === undefined ? undefined : Number(arg('--stages'));
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -38,28 +46,59 @@ async function rig(c) {
   const capacity = c.capacity ?? 4096;
   const config = resolveOptions({ capacity, slotBytes: c.slotBytes, maxRetries: 3, consumerSpinUs: 200 });
   const handler = resolveHandler(c.handler);
-  const ring = SlotRing.create({ shards: 1, consumers: 1, shardCapacity: capacity, slotBytes: c.slotBytes, resultBytes: c.resultBytes }, 3);
+  const shards = Math.max(c.producers ?? 1, c.consumers ?? 1);
+  const ring = SlotRing.create(
+    { shards, consumers: c.consumers ?? 1, shardCapacity: capacity / shards, slotBytes: c.slotBytes, resultBytes: c.resultBytes },
+    3,
+  );
   const faults = [];
   const ctx = { ring, handler, config, onFault: (e) => faults.push(e) };
-  const engine = c.engine === 'cpu' ? new CpuEngine(ctx, 1) : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload });
+  const engine =
+    c.engine === 'cpu'
+      ? new CpuEngine(ctx, 1)
+      : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload, maxBatch: MAX_BATCH, stages: STAGES });
   await engine.start();
   let nextId = 1;
   return {
     engine,
     faults,
-    /** Publishes payloads from the pool, cyclically, while there is room; returns how many. */
+    /**
+     * Publishes payloads from the pool, cyclically, while there is room; returns how many. Claims and
+     * publishes all it can at once (as enqueueBatch does), so the producer's own cost stays small beside
+     * the engine's: one CAS and one doorbell check per call, a header and a payload copy per message.
+     */
     produce(pool, max = Number.POSITIVE_INFINITY) {
-      let n = 0;
-      while (n < max) {
-        const pos = ring.claim(0, 1);
-        if (pos < 0) break;
-        ring.write(0, pos, pool[nextId % pool.length], nextId++, 0, false, 0);
-        ring.publish(0, pos, 1);
-        n++;
-      }
+      const n = Math.min(max, ring.freeSlots(0));
+      if (n <= 0) return 0;
+      const pos = ring.claim(0, n);
+      if (pos < 0) return 0;
+      for (let i = 0; i < n; i++, nextId++) ring.write(0, (pos + i) | 0, pool[nextId % pool.length], nextId, 0, false, 0);
+      ring.publish(0, pos, n);
       return n;
     },
-    harvest: () => ring.harvest(0, 1 << 20, () => {}),
+    harvest: () => {
+      let n = 0;
+      for (let s = 0; s < shards; s++) n += ring.harvest(s, 1 << 20, () => {});
+      return n;
+    },
+    /** Starts one producer thread per shard (bench/webgpu-producer.mjs); resolves to a function that stops them. */
+    async startProducers(pool) {
+      const stop = new SharedArrayBuffer(4);
+      const workers = Array.from(
+        { length: shards },
+        (_, shard) =>
+          new Worker(new URL('webgpu-producer.mjs', import.meta.url), {
+            workerData: { sab: ring.sab, stop, shard, payloads: pool, build: build.href },
+          }),
+      );
+      await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
+      return async () => {
+        Atomics.store(new Int32Array(stop), 0, 1);
+        await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
+        await Promise.all(workers.map((w) => w.terminate()));
+      };
+    },
+    depth: () => ring.totalDepth(),
   };
 }
 
@@ -88,13 +127,41 @@ async function throughput(r, pool, seconds) {
   return done / ((performance.now() - started) / 1000);
 }
 
-/** One message at a time: µs from publish to harvest. */
-async function roundTrips(r, pool, count) {
+/**
+ * With producer threads (one per shard) keeping the ring full: messages harvested per second over
+ * `seconds`, then the producers stop and the ring drains (not counted).
+ */
+async function threadedThroughput(r, pool, seconds) {
+  const stopProducers = await r.startProducers(pool);
+  let done = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  while (performance.now() < until) {
+    done += r.harvest();
+    await turn();
+  }
+  const rate = done / ((performance.now() - started) / 1000);
+  await stopProducers();
+  while (r.depth() > 0) {
+    r.harvest();
+    await turn();
+  }
+  return rate;
+}
+
+/** `batch` messages at a time: µs from publishing them to harvesting the last (1: a lone message). */
+async function roundTrips(r, pool, count, batch = 1) {
   const times = [];
   for (let i = 0; i < count; i++) {
     const t = performance.now();
-    r.produce(pool, 1);
-    while (r.harvest() === 0) await turn();
+    let left = batch - r.produce(pool, batch);
+    let done = 0;
+    while (done < batch) {
+      const n = r.harvest();
+      done += n;
+      if (n === 0) await turn();
+      if (left > 0) left -= r.produce(pool, left);
+    }
     times.push((performance.now() - t) * 1000);
   }
   times.sort((a, b) => a - b);
@@ -107,18 +174,29 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function measure(c) {
   const pool = payloadPool(c.slotBytes, c.handler === 'vector-stats');
   const r = await rig(c);
-  const row = { case: c.label, engine: c.engine, handler: c.handler, payloadBytes: c.slotBytes, thread: c.thread, upload: c.upload };
+  const row = {
+    case: c.label,
+    engine: c.engine,
+    handler: c.handler,
+    payloadBytes: c.slotBytes,
+    capacity: c.capacity ?? 4096,
+    producers: c.producers ?? 'main thread',
+    thread: c.thread,
+    upload: c.upload,
+    batch: c.batch,
+  };
   try {
-    await throughput(r, pool, Math.min(0.3, SECONDS)); // warm-up: shader compile, stage growth, JIT
+    const run = c.producers ? threadedThroughput : throughput;
+    await run(r, pool, Math.min(0.3, SECONDS)); // warm-up: shader compile, stage growth, JIT
     if (c.measure === 'throughput') {
       const runs = [];
-      for (let i = 0; i < REPEATS; i++) runs.push(await throughput(r, pool, SECONDS));
+      for (let i = 0; i < REPEATS; i++) runs.push(await run(r, pool, SECONDS));
       row.msgPerSec = Math.round(median(runs));
       row.minMsgPerSec = Math.round(Math.min(...runs));
       row.maxMsgPerSec = Math.round(Math.max(...runs));
       row.mbPerSec = Math.round((row.msgPerSec * c.slotBytes) / 1e6);
     } else {
-      Object.assign(row, await roundTrips(r, pool, ROUND_TRIPS));
+      Object.assign(row, await roundTrips(r, pool, ROUND_TRIPS, c.batch ?? 1));
     }
   } finally {
     await r.engine.stop();
@@ -137,9 +215,10 @@ async function measure(c) {
 }
 
 function cases() {
-  const checksum = { handler: 'checksum', slotBytes: 256, resultBytes: 4 };
-  const echo4k = { handler: 'echo', slotBytes: 4096, resultBytes: 4096, capacity: 1024 };
-  const stats1k = { handler: 'vector-stats', slotBytes: 1024, resultBytes: 16 };
+  // The ring holds 16 k slots (4 k of 4 KB), so batches can grow past the engine's first sizes.
+  const checksum = { handler: 'checksum', slotBytes: 256, resultBytes: 4, capacity: 16384 };
+  const echo4k = { handler: 'echo', slotBytes: 4096, resultBytes: 4096, capacity: 4096 };
+  const stats1k = { handler: 'vector-stats', slotBytes: 1024, resultBytes: 16, capacity: 16384 };
   const list = [];
   for (const upload of ['mapped', 'write-buffer', 'mapped-at-creation']) {
     list.push({
@@ -155,13 +234,36 @@ function cases() {
   for (const thread of ['worker', 'owner']) {
     list.push({ label: `${thread} thread: checksum 256 B`, engine: 'webgpu', thread, measure: 'throughput', ...checksum });
     list.push({ label: `${thread} thread: vector-stats 1 KB`, engine: 'webgpu', thread, measure: 'throughput', ...stats1k });
+    list.push({ label: `${thread} thread: echo 4 KB`, engine: 'webgpu', thread, measure: 'throughput', ...echo4k });
     list.push({ label: `${thread} thread: round trip, checksum 256 B`, engine: 'webgpu', thread, measure: 'round trip', ...checksum });
+    list.push({
+      label: `${thread} thread: round trip of 256, checksum 256 B`,
+      engine: 'webgpu',
+      thread,
+      measure: 'round trip',
+      batch: 256,
+      ...checksum,
+    });
+  }
+  // Producers on threads of their own (one shard each), the engine's consumers each on a worker thread
+  // of its own (one device per consumer, shard s → consumer s % consumers).
+  const producers = Number(arg('--producers', '4'));
+  for (const consumers of (arg('--consumers') ?? '1,2').split(',').map(Number)) {
+    const who = `${producers} producer threads, ${consumers} consumer${consumers === 1 ? '' : 's'}`;
+    for (const [what, shape] of [
+      ['checksum 256 B', checksum],
+      ['echo 4 KB', echo4k],
+    ]) {
+      list.push({ label: `${who}: ${what}`, engine: 'webgpu', thread: 'worker', measure: 'throughput', producers, consumers, ...shape });
+    }
   }
   list.push({ label: 'cpu (1 worker): checksum 256 B', engine: 'cpu', measure: 'throughput', ...checksum });
   list.push({ label: 'cpu (1 worker): vector-stats 1 KB', engine: 'cpu', measure: 'throughput', ...stats1k });
   list.push({ label: 'cpu (1 worker): echo 4 KB', engine: 'cpu', measure: 'throughput', ...echo4k });
   list.push({ label: 'cpu (1 worker): round trip, checksum 256 B', engine: 'cpu', measure: 'round trip', ...checksum });
-  return list;
+  list.push({ label: 'cpu (1 worker): round trip of 256, checksum 256 B', engine: 'cpu', measure: 'round trip', batch: 256, ...checksum });
+  const only = arg('--only');
+  return only ? list.filter((c) => new RegExp(only).test(c.label)) : list;
 }
 
 async function main() {
@@ -187,12 +289,16 @@ async function main() {
     machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model, loadAverage1m: loadavg()[0] },
     adapter: probe.adapter,
     versions: { node: process.version, gpuqueue: pkg.version, webgpu: pkg.optionalDependencies?.webgpu },
+    label: arg('--label'),
+    build: fileURLToPath(build),
     method: {
       secondsPerRun: SECONDS,
       repeats: REPEATS,
       roundTrips: ROUND_TRIPS,
       quick,
-      measuredAt: 'the ring (no Queue): produce and harvest on the main thread',
+      maxBatch: MAX_BATCH ?? 'default',
+      stages: STAGES ?? 'default',
+      measuredAt: 'the ring (no Queue): produce (all free slots claimed at once) and harvest on the main thread',
     },
     rows,
   };

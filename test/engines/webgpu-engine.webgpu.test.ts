@@ -45,13 +45,13 @@ const SHARDS = 2;
 
 function rig(
   handler: HandlerSpec,
-  o: { slotBytes: number; resultBytes: number; maxRetries?: number; capacity?: number; engine?: WebGpuEngineOptions },
+  o: { slotBytes: number; resultBytes: number; maxRetries?: number; capacity?: number; consumers?: number; engine?: WebGpuEngineOptions },
 ): Rig {
   const maxRetries = o.maxRetries ?? 3;
   const capacity = o.capacity ?? 1024;
   const config = resolveOptions({ capacity, slotBytes: o.slotBytes, maxRetries, consumerSpinUs: 50 });
   const ring = SlotRing.create(
-    { shards: SHARDS, consumers: 1, shardCapacity: capacity / SHARDS, slotBytes: o.slotBytes, resultBytes: o.resultBytes },
+    { shards: SHARDS, consumers: o.consumers ?? 1, shardCapacity: capacity / SHARDS, slotBytes: o.slotBytes, resultBytes: o.resultBytes },
     maxRetries,
   );
   const faults: Error[] = [];
@@ -272,6 +272,75 @@ describe('the webgpu engine runs every built-in handler bit-identically to its J
   });
 });
 
+describe('how batches are staged: whole runs of slots, or one record per message', { skip }, () => {
+  it('a result area over 512 B stages records one by one: 300 echo payloads of 0…2000 bytes through a 64-slot ring come back byte for byte', async () => {
+    const payloads = randomPayloads(seeded(11), 300, 2000);
+    const r = rig(resolveHandler('echo'), { slotBytes: 2000, resultBytes: 2000, capacity: 64 });
+    await withRig(r, async () => {
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        assert.equal(o.status, HandlerStatus.OK);
+        assert.deepEqual(o.data, payloads[i], `message ${o.id}`);
+      });
+    });
+    assert.deepEqual(r.faults, []);
+  });
+
+  it('payloads far shorter than their 4 KB slots (copied one by one, not as whole runs), in runs cut where a 32-slot shard wraps, all give FNV-1a', async () => {
+    const rand = seeded(12);
+    const payloads = randomPayloads(rand, 600, 4096).map((p, i) => (i % 3 === 0 ? p : p.subarray(0, Math.floor(rand() * 65))));
+    const r = rig(resolveHandler('checksum'), { slotBytes: 4096, resultBytes: 4, capacity: 64, engine: { thread: 'owner' } });
+    await withRig(r, async () => {
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        assert.equal(o.status, HandlerStatus.OK);
+        assert.deepEqual(o.data, u32le(fnv1a(payloads[i] as Uint8Array)), `message ${o.id} (${payloads[i]?.length} bytes)`);
+      });
+    });
+    assert.deepEqual(r.faults, []);
+  });
+
+  it('a message already run 1 + maxRetries times by consumers that died is finished CONSUMER_DIED without running, its attempts kept', async () => {
+    const maxRetries = 2;
+    const r = rig(resolveHandler('checksum'), { slotBytes: 64, resultBytes: 4, maxRetries, engine: { thread: 'owner' } });
+    await withRig(r, async () => {
+      // Ids 1…40 on shard 0; every fourth one comes with its attempts used up, in the middle of a run.
+      const pos = r.ring.claim(0, 40);
+      for (let i = 0; i < 40; i++) {
+        r.ring.write(0, pos + i, new Uint8Array([i]), i + 1, 0, false, 0);
+        if (i % 4 === 1) r.ring.i32[(slotByteOffset(r.ring.layout, 0, pos + i) >> 2) + SlotHeader.ATTEMPTS] = 1 + maxRetries;
+      }
+      r.ring.publish(0, pos, 40);
+      const got = await r.collect(40);
+      got.forEach((o, i) => {
+        if (i % 4 === 1) assert.deepEqual([o.status, o.attempts, o.data.length], [HandlerStatus.CONSUMER_DIED, 1 + maxRetries, 0]);
+        else assert.deepEqual([o.status, o.attempts, [...o.data]], [HandlerStatus.OK, 1, [...u32le(fnv1a(new Uint8Array([i])))]]);
+      });
+    });
+    assert.deepEqual(r.faults, []);
+  });
+});
+
+describe('consumer threads', { skip }, () => {
+  it('a ring cut for two consumers gets two worker threads, one per shard: 800 messages all done with their checksums', async () => {
+    const payloads = randomPayloads(seeded(13), 800, 64);
+    const r = rig(resolveHandler('checksum'), { slotBytes: 64, resultBytes: 4, consumers: 2, engine: { thread: 'worker' } });
+    await withRig(r, async () => {
+      assert.match(r.engine.describe(), /2 worker threads/);
+      r.produce(payloads);
+      const got = await r.collect(payloads.length);
+      got.forEach((o, i) => {
+        assert.equal(o.status, HandlerStatus.OK);
+        assert.deepEqual(o.data, u32le(fnv1a(payloads[i] as Uint8Array)), `message ${o.id}`);
+      });
+    });
+    assert.equal(r.engine.batchCounts().messages, 800);
+    assert.deepEqual(r.faults, []);
+  });
+});
+
 /** A user handler: the payload is two float32 bit patterns a, b; the result is f32_add_rn, f32_mul_rn and f32_less of them. */
 const F32_OPS_WGSL = `
 fn process_message(msg: MsgView, out: ptr<function, ResultView>) -> u32 {
@@ -373,12 +442,17 @@ function crashSeed(from: number, to: number): { seed: number; id: number } {
 }
 
 describe('faults', { skip }, () => {
-  for (const thread of ['worker', 'owner'] as const) {
-    it(`a device lost mid-run (the crash handler, consumer on the ${thread} thread) is one fault; cpu workers finish every message exactly once`, async () => {
+  const placements = [
+    { thread: 'worker', consumers: 1, where: 'the worker thread' },
+    { thread: 'owner', consumers: 1, where: 'the owner thread' },
+    { thread: 'worker', consumers: 2, where: 'one of two worker threads' },
+  ] as const;
+  for (const { thread, consumers, where } of placements) {
+    it(`a device lost mid-run (the crash handler, consumer on ${where}) is one fault; cpu workers finish every message exactly once`, async () => {
       const payloads = randomPayloads(seeded(7), 300, 32);
       const { seed, id: crashId } = crashSeed(100, 200);
       const handler = resolveHandler({ name: 'crash', inner: 'checksum', crashRate: 0.01, crashAttempts: 1, seed });
-      const r = rig(handler, { slotBytes: 32, resultBytes: 4, engine: { thread, initialBatch: 32, maxBatch: 32 } });
+      const r = rig(handler, { slotBytes: 32, resultBytes: 4, consumers, engine: { thread, initialBatch: 32, maxBatch: 32 } });
       await r.engine.start();
       r.produce(payloads);
       const deadline = performance.now() + 20_000;
@@ -393,7 +467,10 @@ describe('faults', { skip }, () => {
       const before = await r.collect(left.done);
       // The ring is the same for every engine: cpu workers take over the unfinished slots in place.
       const config = resolveOptions({ capacity: 1024, slotBytes: 32, maxRetries: 3 });
-      const cpu: Engine = new CpuEngine({ ring: r.ring, handler: resolveHandler('checksum'), config, onFault: (e) => assert.fail(e) }, 1);
+      const cpu: Engine = new CpuEngine(
+        { ring: r.ring, handler: resolveHandler('checksum'), config, onFault: (e) => assert.fail(e) },
+        consumers,
+      );
       r.ring.setControl(Control.STOP, 0);
       await cpu.start();
       try {

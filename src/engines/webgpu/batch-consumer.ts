@@ -1,5 +1,6 @@
 // The webgpu engine's consumer loop, on the thread that owns the device: it takes the READY slots of its
-// shards in position order into a batch (READY → INFLIGHT, records copied out of the ring), runs the batch
+// shards in position order into a batch (READY → INFLIGHT, runs of contiguous slots copied out of the
+// ring: docs/architecture.md, "The webgpu engine's data path"), runs the batch
 // through the kernel while it gathers the next, and publishes each batch's outcomes into the ring (result,
 // RESULT_LEN, HANDLER_STATUS, ATTEMPTS, then DONE). It never blocks: it waits on promises (the GPU's,
 // Atomics.waitAsync on its doorbell, a turn of the event loop).
@@ -25,11 +26,26 @@ import { OUTCOME_KILLED_CONSUMER } from './kernel-source.js';
 
 /** Longest doorbell or pause sleep before looking again without a wake-up (a safety net). */
 const SLEEP_CHECK_MS = 100;
+/** Results up to this many bytes are published word by word, longer ones with one `set()` (see publish). */
+const WORD_COPY_MAX_BYTES = 64;
+/**
+ * What copying one message on its own (a `subarray()` view and a `set()`) costs beyond its bytes, in
+ * bytes copied in the same time: on the order of 100 ns, against ~5 GB/s for a copy on one core
+ * (bench/webgpu-host.mjs; bench/results/2026-11-24-webgpu-lavapipe-tuned.json). The gather copies a run
+ * of slots whole when that moves fewer bytes than one copy per message with this added per message.
+ */
+const COPY_CALL_BYTES = 512;
+/** u32 words before the result area in an outcome record. */
+const OUTCOME_HEADER_WORDS = OUTCOME_HEADER_BYTES / 4;
 
 export interface BatchConsumerOptions {
   ring: SlotRing;
   shards: number[];
   stages: BatchStage[];
+  /** Bytes from one staged slot record to the next (BatchShape.slotRecordBytes). */
+  stride: number;
+  /** Stage runs of slots as the ring lays them out, one copy per run (BatchShape.wholeSlots). */
+  wholeSlots: boolean;
   pipeline: GpuComputePipeline;
   /** Largest batch: stages grow up to this many messages. */
   maxBatch: number;
@@ -137,45 +153,66 @@ export class BatchConsumer {
   }
 
   /**
-   * Takes READY slots into the stage, shard by shard from where each left off, in position order:
-   * INFLIGHT, then the slot's header and payload copied into the stage's records. Returns the count.
+   * Takes READY slots into the stage, shard by shard from where each left off, in position order: each
+   * READY → INFLIGHT, and the batch recorded as runs of contiguous slots (a shard's slots lie one stride
+   * apart until its ring wraps). Each run is staged with one copy of the ring image when `wholeSlots`,
+   * else with one copy per message of its header and payload; either way the record keeps ATTEMPTS as it
+   * was, and the slot then counts this run as started. Returns the count.
    */
   private gather(stage: BatchStage): number {
-    const { ring, shards } = this.o;
+    const { ring, shards, stride, wholeSlots } = this.o;
     const { i32, u8, layout } = ring;
-    const recordBytes = layout.resultOffset;
+    const slotStride = layout.slotStride;
+    const shardCapacity = layout.shardCapacity;
+    const maxAttempts = this.maxAttempts;
     let records: Uint8Array | undefined;
     let n = 0;
-    let finishedUnrun = 0;
     for (let k = 0; k < shards.length && n < stage.capacity; k++) {
       const s = (this.firstShard + k) % shards.length;
       const shard = shards[s] as number;
       let cursor = this.cursors[s] as number;
       const start = cursor;
       while (n < stage.capacity) {
-        const off = slotByteOffset(layout, shard, cursor);
-        const w = off >> 2;
-        // Acquire: READY was stored after the payload was written.
-        if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
-        Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
-        cursor = (cursor + 1) | 0;
-        const attempts = i32[w + SlotHeader.ATTEMPTS] as number;
-        if (attempts >= this.maxAttempts) {
-          // Run 1 + MAX_RETRIES times already, by consumers that died holding it: finish it unrun.
-          i32[w + SlotHeader.HANDLER_STATUS] = HandlerStatus.CONSUMER_DIED;
-          i32[w + SlotHeader.RESULT_LEN] = 0;
-          Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
-          finishedUnrun++;
-          continue;
+        // One run: contiguous slots from the cursor, up to the shard's wrap or the stage's room.
+        const first = slotByteOffset(layout, shard, cursor);
+        const room = Math.min(stage.capacity - n, shardCapacity - (cursor & (shardCapacity - 1)));
+        let len = 0;
+        let payloadBytes = 0;
+        for (let w = first >> 2; len < room; len++, w += slotStride >> 2) {
+          // Acquire: READY was stored after the header and payload were written.
+          if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
+          Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
+          payloadBytes += i32[w + SlotHeader.PAYLOAD_LEN] as number;
         }
+        if (len === 0) break;
         records ??= stage.recordsView();
-        // The record carries ATTEMPTS as it was, so the kernel counts on from there; the slot counts this
-        // run as started, so a device lost during it does not run the message forever.
-        const len = i32[w + SlotHeader.PAYLOAD_LEN] as number;
-        records.set(u8.subarray(off, off + HEADER_BYTES + len), n * recordBytes);
-        Atomics.store(i32, w + SlotHeader.ATTEMPTS, attempts + 1);
-        stage.slotOffsets[n] = off;
-        n++;
+        // One copy of the run unless its payloads are so much shorter than their areas that copying the
+        // messages one by one moves fewer bytes, each copy call counted as COPY_CALL_BYTES.
+        // After the copy, the slot counts this run as started, so a device lost during it does not run the
+        // message forever. A message already run 1 + MAX_RETRIES times (by consumers that died holding it)
+        // is not counted again: the kernel runs it no more and finishes it CONSUMER_DIED.
+        if (wholeSlots && len * slotStride <= payloadBytes + len * (HEADER_BYTES + COPY_CALL_BYTES)) {
+          records.set(u8.subarray(first, first + len * slotStride), n * stride);
+          for (let j = 0, w = (first >> 2) + SlotHeader.ATTEMPTS; j < len; j++, w += slotStride >> 2) {
+            const attempts = i32[w] as number;
+            if (attempts < maxAttempts) i32[w] = attempts + 1;
+          }
+        } else {
+          // Each message's ATTEMPTS right after its own copy, while its header is still in cache (with
+          // large slots, a second pass over the run's headers would miss on every one).
+          for (let j = 0, off = first; j < len; j++, off += slotStride) {
+            const w = off >> 2;
+            records.set(u8.subarray(off, off + HEADER_BYTES + (i32[w + SlotHeader.PAYLOAD_LEN] as number)), (n + j) * stride);
+            const attempts = i32[w + SlotHeader.ATTEMPTS] as number;
+            if (attempts < maxAttempts) i32[w + SlotHeader.ATTEMPTS] = attempts + 1;
+          }
+        }
+        stage.runOffsets[stage.runCount] = first;
+        stage.runLengths[stage.runCount] = len;
+        stage.runCount++;
+        n += len;
+        cursor = (cursor + len) | 0;
+        if (len < room) break; // the next slot is not READY yet
       }
       if (cursor !== start) {
         this.cursors[s] = cursor;
@@ -183,7 +220,6 @@ export class BatchConsumer {
       }
     }
     this.firstShard = (this.firstShard + 1) % shards.length;
-    if (finishedUnrun > 0) this.wakeOwner();
     stage.count = n;
     return n;
   }
@@ -236,7 +272,7 @@ export class BatchConsumer {
     const words = new Uint32Array(outcomes.buffer, outcomes.byteOffset, outcomes.byteLength / 4);
     for (let j = 0; j < stage.count; j++) {
       if (words[j * this.outcomeWords + 1] !== OUTCOME_KILLED_CONSUMER) continue;
-      const id = this.o.ring.idAt(stage.slotOffsets[j] as number);
+      const id = this.o.ring.idAt(slotOfMessage(stage, j, this.o.ring.layout.slotStride));
       this.fail(new Error(`the crash handler killed the webgpu consumer on message ${id}: the device is lost on purpose`));
       this.o.loseDevice();
       return true;
@@ -244,33 +280,49 @@ export class BatchConsumer {
     return false;
   }
 
-  /** Writes each outcome into its slot, then DONE (the store releases the result); wakes the owner if it sleeps. */
+  /**
+   * Writes each outcome into its slot, then DONE (the store releases the result); wakes the owner if it
+   * sleeps. Per message: three header words, the result, one atomic store. A result of a few words is
+   * copied word by word (no view allocated per message: a checksum's 4 bytes cost less than a `set()`
+   * call); a longer one with one `set()`. Results cannot go back a run at a time: in the ring each result
+   * area sits between two payloads.
+   */
   private publish(stage: BatchStage, outcomes: Uint8Array): void {
     const { ring } = this.o;
     const { i32, u8, layout } = ring;
-    const words = new Uint32Array(outcomes.buffer, outcomes.byteOffset, outcomes.byteLength / 4);
+    const words = new Int32Array(outcomes.buffer, outcomes.byteOffset, outcomes.byteLength / 4);
     const stride = this.outcomeWords;
     const capacity = layout.resultBytes;
-    for (let j = 0; j < stage.count; j++) {
-      const off = stage.slotOffsets[j] as number;
-      const w = off >> 2;
-      const rec = j * stride;
-      let status = words[rec + 1] as number;
-      let len = words[rec + 2] as number;
-      // A user handler may claim more than the area holds: that is its failure, never an overrun.
-      if (status === HandlerStatus.OK && len > capacity) {
-        status = HandlerStatus.RESULT_TOO_LARGE;
-        len = 0;
+    const resultWord = layout.resultOffset >> 2;
+    const slotWords = layout.slotStride >> 2;
+    let rec = 0;
+    for (let r = 0; r < stage.runCount; r++) {
+      const runLength = stage.runLengths[r] as number;
+      let w = (stage.runOffsets[r] as number) >> 2;
+      for (let j = 0; j < runLength; j++, w += slotWords, rec += stride) {
+        let status = words[rec + 1] as number;
+        let len = words[rec + 2] as number;
+        // A user handler may claim more than the area holds (or a negative i32, i.e. > 2 GiB): that is its
+        // failure, never an overrun.
+        if (status === HandlerStatus.OK && (len > capacity || len < 0)) {
+          status = HandlerStatus.RESULT_TOO_LARGE;
+          len = 0;
+        }
+        if (status !== HandlerStatus.OK) {
+          len = 0;
+        } else if (len <= WORD_COPY_MAX_BYTES) {
+          // Whole words: the result area is padded to 16 bytes, so the bytes past `len` are the area's own.
+          for (let q = 0, to = w + resultWord, from = rec + OUTCOME_HEADER_WORDS; q < len; q += 4) i32[to++] = words[from++] as number;
+        } else {
+          const from = (rec + OUTCOME_HEADER_WORDS) << 2;
+          u8.set(outcomes.subarray(from, from + len), (w << 2) + layout.resultOffset);
+        }
+        i32[w + SlotHeader.ATTEMPTS] = words[rec] as number;
+        i32[w + SlotHeader.HANDLER_STATUS] = status;
+        i32[w + SlotHeader.RESULT_LEN] = len;
+        // Release: the result and the fields above become visible with DONE.
+        Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
       }
-      if (len > 0) {
-        const from = (rec << 2) + OUTCOME_HEADER_BYTES;
-        u8.set(outcomes.subarray(from, from + len), off + layout.resultOffset);
-      }
-      i32[w + SlotHeader.ATTEMPTS] = words[rec] as number;
-      i32[w + SlotHeader.HANDLER_STATUS] = status;
-      i32[w + SlotHeader.RESULT_LEN] = status === HandlerStatus.OK ? len : 0;
-      // Release: the result and the fields above become visible with DONE.
-      Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
     }
     Atomics.add(i32, Control.HEARTBEAT, 1);
     this.wakeOwner();
@@ -326,6 +378,17 @@ export class BatchConsumer {
     }
     return false;
   }
+}
+
+/** Byte offset in the ring of the batch's `j`-th message (slow paths only: it walks the runs). */
+function slotOfMessage(stage: BatchStage, j: number, slotStride: number): number {
+  let at = j;
+  for (let r = 0; r < stage.runCount; r++) {
+    const len = stage.runLengths[r] as number;
+    if (at < len) return (stage.runOffsets[r] as number) + at * slotStride;
+    at -= len;
+  }
+  throw new Error(`message ${j} is not in the batch`);
 }
 
 /**

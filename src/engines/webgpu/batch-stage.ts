@@ -34,8 +34,17 @@ export const WORKGROUP_SIZE = 64;
 export const PARAMS_BYTES = 112;
 
 export interface BatchShape {
-  /** Bytes of one slot record: the slot's header and payload area (the ring's resultOffset). */
+  /**
+   * Bytes from one slot record to the next: the ring's whole slot stride when slots are staged as the
+   * ring lays them out (`wholeSlots`), else the slot's header and payload area (the ring's resultOffset).
+   */
   slotRecordBytes: number;
+  /**
+   * Whether a run of contiguous ring slots is staged with one copy, result areas included (the kernel
+   * skips them: its record stride is the slot stride), rather than one copy per message of its header
+   * and payload. device-engine.ts chooses (see `stagesWholeSlots`).
+   */
+  wholeSlots: boolean;
   /** Bytes of one outcome record: OUTCOME_HEADER_BYTES + the result area. */
   outcomeRecordBytes: number;
   /** The constant part of the batch uniform (everything but `count`). */
@@ -49,8 +58,14 @@ export class BatchStage {
   capacity = 0;
   /** Messages in the current batch. */
   count = 0;
-  /** Byte offset in the ring of each message's slot, in batch order. */
-  slotOffsets = new Float64Array(0);
+  /**
+   * The batch as runs of contiguous ring slots, in batch order: run r is `runLengths[r]` slots from byte
+   * offset `runOffsets[r]`, one slot stride apart. Runs, not a list of slots: gathering and publishing
+   * walk them with one addition per message, and a run is what `wholeSlots` stages in one copy.
+   */
+  runOffsets = new Float64Array(0);
+  runLengths = new Int32Array(0);
+  runCount = 0;
   /** When the batch was submitted (performance.now()), for the slow wrapper's hold. */
   submittedAt = 0;
   private readonly device: GpuDevice;
@@ -113,7 +128,9 @@ export class BatchStage {
       ],
     });
     this.capacity = capacity;
-    this.slotOffsets = new Float64Array(capacity);
+    this.runOffsets = new Float64Array(capacity);
+    this.runLengths = new Int32Array(capacity);
+    this.runCount = 0;
     this.records = undefined;
   }
 
@@ -193,6 +210,7 @@ export class BatchStage {
     const readback = this.buffers?.readback;
     if (readback?.mapState === 'mapped') readback.unmap();
     this.count = 0;
+    this.runCount = 0;
   }
 
   destroy(): void {

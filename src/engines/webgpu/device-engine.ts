@@ -4,7 +4,7 @@
 // Everything is asynchronous: every wait is a promise. webgpu-engine.ts runs it on the owner thread or,
 // by default, in a worker thread (webgpu-worker.ts).
 import { EngineUnavailableError, InvalidArgumentError } from '../../core/errors.js';
-import { Control } from '../../core/slot-layout.js';
+import { AREA_ALIGN, alignUp, Control } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { BatchConsumer } from './batch-consumer.js';
 import { type BatchShape, BatchStage, defaultUploadPath, outcomeRecordBytes, PARAMS_BYTES, type UploadPath } from './batch-stage.js';
@@ -15,15 +15,26 @@ import { buildKernelSource, describeCompilationMessages, ENTRY_POINT, type Kerne
 export interface DeviceEngineOptions {
   /** Batches in flight at once. **Default:** `3` */
   stages?: number;
-  /** Most messages in one batch (also bounded by the ring and the device's storage-binding limit). **Default:** `4096` */
+  /**
+   * Most messages in one batch. Also bounded by the consumer's share of the ring divided by `stages + 1`,
+   * so that every stage can be in flight and producers still find room (a batch of the whole ring stalls
+   * them until it comes back), and by the device's storage-binding limit. **Default:** `16384`
+   */
   maxBatch?: number;
-  /** Messages a stage holds before it first grows. **Default:** `64` */
+  /** Messages a stage holds before it first grows: a burst of 256 goes in one batch from the start. **Default:** `256` */
   initialBatch?: number;
   /** How slot records reach the GPU (batch-stage.ts). **Default:** `'mapped'` on a GPU, `'write-buffer'` on a software adapter */
   upload?: UploadPath;
+  /**
+   * Which of the ring's consumers this is: it takes the shards `s` with `s % consumers === consumerIndex`
+   * (webgpu-engine.ts runs one per consumer, each on a worker thread). **Default:** every shard
+   */
+  consumerIndex?: number;
 }
 
-const DEFAULTS = { stages: 3, maxBatch: 4096, initialBatch: 64 };
+const DEFAULTS = { stages: 3, maxBatch: 16384, initialBatch: 256 };
+/** Largest result area for which batches stage whole slots (stagesWholeSlots). */
+const WHOLE_SLOT_MAX_RESULT_BYTES = 512;
 /** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
 const MAX_DISPATCH_MESSAGES = 64 * 65535;
 
@@ -32,7 +43,7 @@ export class DeviceEngine implements Engine {
   /** The consumer rings HARVEST_DOORBELL after each batch, as the cpu consumers do. */
   readonly wakesOwner = true;
   private readonly ctx: EngineContext;
-  private readonly options: typeof DEFAULTS & { upload?: UploadPath };
+  private readonly options: typeof DEFAULTS & { upload?: UploadPath; consumerIndex?: number };
   private adapter: WebGpuAdapterDescription | undefined;
   private device: GpuDevice | undefined;
   private stages: BatchStage[] = [];
@@ -79,11 +90,13 @@ export class DeviceEngine implements Engine {
     try {
       const pipeline = await compile(device, source, handler.name === USER_WGSL_HANDLER);
       const layout = ring.layout;
+      const wholeSlots = stagesWholeSlots(layout.resultBytes);
       const shape: BatchShape = {
-        slotRecordBytes: layout.resultOffset,
+        slotRecordBytes: wholeSlots ? layout.slotStride : layout.resultOffset,
+        wholeSlots,
         outcomeRecordBytes: outcomeRecordBytes(layout.resultBytes),
         params: batchParams(
-          layout.resultOffset,
+          wholeSlots ? layout.slotStride : layout.resultOffset,
           outcomeRecordBytes(layout.resultBytes),
           layout.resultBytes,
           1 + ring.control(Control.MAX_RETRIES),
@@ -91,13 +104,17 @@ export class DeviceEngine implements Engine {
         ),
       };
       const bindingLimit = device.limits.maxStorageBufferBindingSize;
+      const index = this.options.consumerIndex;
+      const shards = Array.from({ length: layout.shards }, (_, s) => s).filter(
+        (s) => index === undefined || s % layout.consumers === index,
+      );
       // The slow wrapper stands for compute on one consumer (the contract's pause and drain cases count
       // on messages finishing one after another): one message at a time, held on the host.
       const serial = source.holdMsPerAttempt > 0;
       this.stageCount = serial ? 1 : this.options.stages;
       this.maxBatch = Math.min(
         serial ? 1 : this.options.maxBatch,
-        layout.shards * layout.shardCapacity,
+        Math.max(1, Math.floor((shards.length * layout.shardCapacity) / (this.stageCount + 1))),
         Math.floor(bindingLimit / shape.slotRecordBytes),
         Math.floor(bindingLimit / shape.outcomeRecordBytes),
         MAX_DISPATCH_MESSAGES,
@@ -124,11 +141,12 @@ export class DeviceEngine implements Engine {
         this.stages.push(stage);
       }
       await Promise.all(this.stages.map((s) => s.ready()));
-      const shards = Array.from({ length: layout.shards }, (_, s) => s);
       this.consumer = new BatchConsumer({
         ring,
         shards,
         stages: this.stages,
+        stride: shape.slotRecordBytes,
+        wholeSlots,
         pipeline: computePipeline,
         maxBatch: this.maxBatch,
         spinUs: config.consumerSpinUs,
@@ -167,6 +185,16 @@ export class DeviceEngine implements Engine {
     this.faulted = true;
     if (this.consumer) this.consumer.fail(error);
   }
+}
+
+/**
+ * Whether batches stage slots as the ring lays them out (header, payload area, result area), so that a
+ * run of contiguous slots goes in with one copy: when the result area is small, the bytes it adds cost
+ * less than a copy call per message (batch-consumer.ts COPY_CALL_BYTES). With a large one (echo 4 KB:
+ * 4 KB of result area per 4 KB payload) it would double the upload, so records are staged one by one.
+ */
+export function stagesWholeSlots(resultBytes: number): boolean {
+  return alignUp(resultBytes, AREA_ALIGN) <= WHOLE_SLOT_MAX_RESULT_BYTES;
 }
 
 /** The batch uniform's constant part (batch_consumer.wgsl BatchParams), `count` left 0. */

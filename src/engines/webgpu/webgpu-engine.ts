@@ -5,7 +5,10 @@
 // the messages of the owner thread, with the same lone-message round trip within run-to-run noise, and
 // leaves the owner's event loop only harvesting; with a software adapter on 2 cores (lavapipe runs the
 // shaders on those same cores) the owner thread does as well or up to 2× better. So `thread: 'auto'`
-// takes a worker for a hardware adapter on 4 cores or more.
+// takes a worker for a hardware adapter on 4 cores or more. A ring cut for several consumers gets one
+// worker thread per consumer, each with a device of its own over its shards (shard s → consumer s % C):
+// the copies into and out of the stages are host work that one thread bounds. The plan (plan.ts) still
+// cuts for one consumer; bench/webgpu.mjs --consumers measures more.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EngineFailedError, EngineUnavailableError, ErrorCode, InvalidArgumentError } from '../../core/errors.js';
@@ -32,10 +35,9 @@ export class WebGpuEngine implements Engine {
   private readonly ctx: EngineContext;
   private readonly options: WebGpuEngineOptions;
   private local: DeviceEngine | undefined;
-  private worker: Worker | undefined;
+  private workers: ConsumerThread[] = [];
   private detail = 'webgpu (not started)';
   private counts = { batches: 0, messages: 0, largestBatch: 0 };
-  private stopped: Promise<void> | undefined;
   private stopping = false;
   private faulted = false;
 
@@ -71,24 +73,56 @@ export class WebGpuEngine implements Engine {
     this.stopping = true;
     this.ctx.ring.setControl(Control.STOP, 1);
     if (this.local) return this.local.stop();
-    const worker = this.worker;
-    if (!worker) return;
-    worker.postMessage('stop');
-    await this.stopped;
-    await worker.terminate();
-    this.worker = undefined;
+    const workers = this.workers;
+    this.workers = [];
+    for (const w of workers) w.worker.postMessage('stop');
+    await Promise.all(workers.map((w) => w.stopped));
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    this.counts = { batches: 0, messages: 0, largestBatch: 0 };
+    for (const w of workers) {
+      this.counts.batches += w.counts.batches;
+      this.counts.messages += w.counts.messages;
+      this.counts.largestBatch = Math.max(this.counts.largestBatch, w.counts.largestBatch);
+    }
   }
 
-  private startWorker(options: DeviceEngineOptions): Promise<void> {
+  /**
+   * One worker thread per consumer of the ring, each with a device and a batch loop over its own shards
+   * (shard s → consumer s % consumers, as for the cpu engine): the host copies into and out of the
+   * stages, which bound one thread (bench/webgpu-host.mjs), then spread over cores. Resolves once every
+   * one is ready; the first that fails to start stops the others.
+   */
+  private async startWorker(options: DeviceEngineOptions): Promise<void> {
+    const consumers = Math.max(1, this.ctx.ring.layout.consumers);
+    const started = Array.from({ length: consumers }, (_, i) =>
+      this.startOneWorker({ ...options, consumerIndex: consumers > 1 ? i : undefined }),
+    );
+    const results = await Promise.allSettled(started);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      this.stopping = true;
+      await Promise.all(this.workers.map((w) => w.worker.terminate()));
+      this.workers = [];
+      throw failed.reason;
+    }
+    const details = results.map((r) => (r as PromiseFulfilledResult<string>).value);
+    this.detail = consumers > 1 ? `${details[0]}; ${consumers} worker threads, one per consumer` : `${details[0]}; worker thread`;
+  }
+
+  private startOneWorker(options: DeviceEngineOptions): Promise<string> {
     const { ring, handler, config } = this.ctx;
     const data: WebGpuWorkerData = { sab: ring.sab, handler, config, options };
     const worker = new Worker(WORKER_URL, { workerData: data, name: 'gpuqueue-webgpu' });
-    this.worker = worker;
     let resolveStopped: () => void = () => {};
-    this.stopped = new Promise((resolve) => {
-      resolveStopped = resolve;
-    });
-    return new Promise<void>((resolve, reject) => {
+    const entry: ConsumerThread = {
+      worker,
+      stopped: new Promise<void>((resolve) => {
+        resolveStopped = resolve;
+      }),
+      counts: { batches: 0, messages: 0, largestBatch: 0 },
+    };
+    this.workers.push(entry);
+    return new Promise<string>((resolve, reject) => {
       let started = false;
       const fault = (error: Error) => {
         if (this.stopping || this.faulted) return;
@@ -98,15 +132,14 @@ export class WebGpuEngine implements Engine {
       worker.on('message', (m: WebGpuWorkerMessage) => {
         if (m.type === 'ready') {
           started = true;
-          this.detail = `${m.describe}; worker thread`;
-          resolve();
+          resolve(m.describe);
         } else if (m.type === 'start-failed') {
           void worker.terminate();
           reject(rebuildStartError(m));
         } else if (m.type === 'fault') {
           fault(new Error(m.message));
         } else if (m.type === 'stopped') {
-          this.counts = m.counts;
+          entry.counts = m.counts;
           resolveStopped();
         }
       });
@@ -121,6 +154,13 @@ export class WebGpuEngine implements Engine {
       });
     });
   }
+}
+
+interface ConsumerThread {
+  worker: Worker;
+  /** Resolves when the thread reported its counts after 'stop', or exited. */
+  stopped: Promise<void>;
+  counts: { batches: number; messages: number; largestBatch: number };
 }
 
 /** Whether a consumer thread of its own pays off here (see the top of this file). */

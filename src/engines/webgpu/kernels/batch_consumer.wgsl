@@ -48,8 +48,11 @@ fn run_attempt(msg: MsgView, out: ptr<function, ResultView>) -> u32 {
 
 // consume_batch
 //   launch:  ceil(params.count / 64) workgroups of 64
-//   inputs:  batch_slots record i = the header and payload of the batch's i-th message, as in the ring
-//            (ATTEMPTS as it was before this run: attempts go on from there up to max_attempts)
+//   inputs:  batch_slots record i = the header and payload of the batch's i-th message, as in the ring,
+//            params.slot_words apart (the whole slot, result area included, when the host copied a run
+//            of slots at once; the kernel never reads past the payload). ATTEMPTS as it was before this
+//            run: attempts go on from there up to max_attempts; a record that has none left runs no
+//            attempt and ends CONSUMER_DIED
 //   outputs: batch_outcomes record i = [attempts, status of the last attempt, result length (0 unless
 //            STATUS_OK), 0, result area]
 //   status:  handler statuses go to the outcome (OUTCOME_KILLED_CONSUMER when the crash wrapper fired);

@@ -1,8 +1,9 @@
 // The slot ring's layout as the batch kernel sees it: the same numbers as src/core/slot-layout.ts and
 // src/core/handler-status.ts (which own them; test/engines/webgpu-layout.test.ts parses this file and
 // fails on any difference). The kernel never sees the ring itself: the host copies each taken slot's
-// header and payload into a batch buffer (one record per message, `params.slot_words` apart) and copies
-// each outcome record back, so only header words and statuses are needed here.
+// header and payload (or, a run at a time, the whole slot) into a batch buffer (one record per message,
+// `params.slot_words` apart) and copies each outcome record back, so only header words and statuses are
+// needed here.
 
 const HEADER_BYTES: u32 = 48u;
 const AREA_ALIGN: u32 = 16u;
