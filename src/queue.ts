@@ -181,8 +181,10 @@ export class Queue implements AsyncDisposable {
     }
     const timeoutMs = options.timeoutMs === undefined ? this.config.enqueueTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);
     if (options.signal?.aborted) throw new AbortedError('enqueueBatch', options.signal.reason);
+    if (options.onIds !== undefined && typeof options.onIds !== 'function')
+      throw new InvalidArgumentError(`onIds must be a function; got ${describeValue(options.onIds)}`);
     if (payloads.length === 0) return [];
-    return this.waitingEnqueue(payloads, keys, timeoutMs, options.signal);
+    return this.waitingEnqueue(payloads, keys, timeoutMs, options.signal, options.onIds);
   }
 
   private async waitingEnqueue(
@@ -190,8 +192,9 @@ export class Queue implements AsyncDisposable {
     keys: (MessageKey | undefined)[] | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
+    onIds?: (firstId: number) => void,
   ): Promise<number[]> {
-    const pending = this.producer.enqueueMany(payloads, keys, timeoutMs, signal);
+    const pending = this.producer.enqueueMany(payloads, keys, timeoutMs, signal, onIds);
     this.afterEnqueue();
     try {
       return await pending;

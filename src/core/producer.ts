@@ -21,6 +21,13 @@ export interface EnqueueBatchOptions {
   keys?: (MessageKey | undefined)[];
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Called once, synchronously, with the batch's first id as soon as its ids are taken (they are
+   * consecutive), before any of its messages can complete: for callers that track messages by id and
+   * must not miss a completion that arrives while the batch still waits for space. Not called when the
+   * call fails its checks. **Default:** none
+   */
+  onIds?: (firstId: number) => void;
 }
 
 /**
@@ -135,11 +142,13 @@ export class Producer {
     keys: (MessageKey | undefined)[] | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
+    onIds?: (firstId: number) => void,
   ): Promise<number[]> {
     this.checkOpen();
     if (signal?.aborted) return Promise.reject(new AbortedError('enqueue', signal.reason));
     const n = payloads.length;
     const first = this.ring.takeIds(n);
+    onIds?.(first);
     const ids = Array.from({ length: n }, (_, i) => first + i);
     return new Promise<number[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;

@@ -11,7 +11,7 @@ import { resolveServeOptions, type ServeConfig, type ServeOptions } from './conf
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { registerEventRoutes, type StreamSet } from './routes/events.js';
-import { registerMessageRoutes } from './routes/messages.js';
+import { batchBodyLimit, registerMessageRoutes } from './routes/messages.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerSocketRoute, type SocketSet } from './routes/socket.js';
 import { ServedQueue } from './served-queue.js';
@@ -119,7 +119,7 @@ export class GpuQueueServer {
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
     });
-    await app.register(websocket, { options: { maxPayload: this.largestSlot() + 1024 } });
+    await app.register(websocket, { options: { maxPayload: this.largestFrame() } });
     registerOpsRoutes(app, this.queues, this.metrics);
     for (const [name, q] of this.queues) {
       const base = `/queues/${encodeURIComponent(name)}`;
@@ -129,8 +129,9 @@ export class GpuQueueServer {
     }
   }
 
-  private largestSlot(): number {
-    return Math.max(...[...this.queues.values()].map((q) => Math.ceil(q.slotBytes / 3) * 4));
+  /** A WebSocket frame may carry a whole batch (batch mode): the largest batch body any queue takes. */
+  private largestFrame(): number {
+    return Math.max(...[...this.queues.values()].map((q) => batchBodyLimit(q.slotBytes, q.maxBatch)));
   }
 
   /** Starts listening; resolves with the address (the port, when 0 was asked for). */

@@ -1,0 +1,116 @@
+// The binary wire formats of batches, shared by POST …/batch and the WebSocket's batch mode (docs/server.md):
+// a batch of messages is length-prefixed frames `[u32 LE length][bytes]…` in one body, and completions
+// go back to a batch-mode WebSocket as records `[u64 LE id][u8 status][u8 0][u16 LE attempts]
+// [i32 LE handlerStatus][u32 LE length][bytes]…`, many per binary frame. Hand-written: these are our own
+// formats, and a general codec (protobuf, msgpack) would add a copy or an object per message.
+import { type Completion, InvalidArgumentError } from '../index.js';
+import { HttpFailure } from './http-errors.js';
+
+export const FRAME_HEADER_BYTES = 4;
+export const COMPLETION_HEADER_BYTES = 20;
+/** `status` byte of a completion record. */
+export const CompletionStatusByte = { ok: 0, 'dead-letter': 1 } as const;
+
+/** The limits one queue puts on a batch. */
+export interface BatchLimits {
+  name: string;
+  slotBytes: number;
+  maxBatch: number;
+}
+
+export const payloadTooLarge = (q: BatchLimits, bytes: number, what: string) =>
+  new HttpFailure(413, 'INVALID_ARG', `${what} is ${bytes} bytes; queue ${q.name} takes at most slotBytes = ${q.slotBytes}`);
+
+export const batchTooLarge = (q: BatchLimits, count: number | string) =>
+  new HttpFailure(413, 'INVALID_ARG', `a batch holds at most ${q.maxBatch} messages on queue ${q.name}; got ${count}`);
+
+/**
+ * Splits a body of length-prefixed frames into views of it (no copy). Malformed (a header or a payload
+ * cut short): INVALID_ARG (400); a payload over slotBytes or more than maxBatch frames: 413.
+ */
+export function splitFrames(body: Buffer, q: BatchLimits): Buffer[] {
+  const out: Buffer[] = [];
+  const end = body.length;
+  let at = 0;
+  while (at < end) {
+    if (at + FRAME_HEADER_BYTES > end) throw new InvalidArgumentError(`the batch body ends inside a frame header at byte ${at}`);
+    const n = body.readUInt32LE(at);
+    at += FRAME_HEADER_BYTES;
+    if (n > q.slotBytes) throw payloadTooLarge(q, n, `payload ${out.length}`);
+    if (at + n > end) throw new InvalidArgumentError(`frame ${out.length} says ${n} bytes but the body ends first`);
+    if (out.length === q.maxBatch) throw batchTooLarge(q, 'more');
+    out.push(body.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
+/** Completion records for one client, written into chunks that are sent whole (one binary frame each). */
+export class CompletionRecords {
+  private chunk: Buffer;
+  private used = 0;
+  /** Records written since the last `take`. */
+  count = 0;
+
+  constructor(private readonly chunkBytes = 64 * 1024) {
+    this.chunk = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  add(c: Completion): void {
+    const len = c.data.byteLength;
+    const need = COMPLETION_HEADER_BYTES + len;
+    if (this.used + need > this.chunk.length) this.grow(need);
+    const b = this.chunk;
+    const at = this.used;
+    b.writeUInt32LE(c.id % 4294967296, at);
+    b.writeUInt32LE(Math.floor(c.id / 4294967296), at + 4);
+    b[at + 8] = CompletionStatusByte[c.status];
+    b[at + 9] = 0;
+    b.writeUInt16LE(Math.min(c.attempts, 65535), at + 10);
+    b.writeInt32LE(c.handlerStatus | 0, at + 12);
+    b.writeUInt32LE(len, at + 16);
+    if (len > 0) b.set(c.data, at + COMPLETION_HEADER_BYTES);
+    this.used = at + need;
+    this.count++;
+  }
+
+  /** The records written so far (a view the caller sends; later records go to a fresh chunk). */
+  take(): Buffer {
+    const out = this.chunk.subarray(0, this.used);
+    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
+    this.used = 0;
+    this.count = 0;
+    return out;
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.chunkBytes, 2 * this.chunk.length, this.used + need));
+    this.chunk.copy(next, 0, 0, this.used);
+    this.chunk = next;
+  }
+}
+
+/** Reads completion records (the client's side; used by tests and the load benchmark). */
+export function readCompletionRecords(
+  frame: Uint8Array,
+): { id: number; status: Completion['status']; attempts: number; handlerStatus: number; data: Buffer }[] {
+  const b = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  const out = [];
+  for (let at = 0; at < b.length; ) {
+    if (at + COMPLETION_HEADER_BYTES > b.length) throw new Error(`a completion record is cut short at byte ${at}`);
+    const len = b.readUInt32LE(at + 16);
+    out.push({
+      id: b.readUInt32LE(at + 4) * 4294967296 + b.readUInt32LE(at),
+      status: b[at + 8] === CompletionStatusByte.ok ? ('ok' as const) : ('dead-letter' as const),
+      attempts: b.readUInt16LE(at + 10),
+      handlerStatus: b.readInt32LE(at + 12),
+      data: b.subarray(at + COMPLETION_HEADER_BYTES, at + COMPLETION_HEADER_BYTES + len),
+    });
+    at += COMPLETION_HEADER_BYTES + len;
+  }
+  return out;
+}
