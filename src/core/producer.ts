@@ -149,7 +149,8 @@ export class Producer {
     const n = payloads.length;
     const first = this.ring.takeIds(n);
     onIds?.(first);
-    const ids = Array.from({ length: n }, (_, i) => first + i);
+    const ids = new Array<number>(n);
+    for (let i = 0; i < n; i++) ids[i] = first + i;
     return new Promise<number[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => settle(new AbortedError('enqueue', signal?.reason, enqueuedIds()));
