@@ -7,7 +7,7 @@
 // Every phase also checks that nothing was lost: the messages the client saw accepted must all end as
 // results or dead letters (the server's stats, read once it has nothing in flight).
 // Prints one table; writes JSON to bench/results/<date>-serve-cpu.json.
-//   npm run build && node bench/serve-load.mjs [--seconds 5] [--connections 16] [--batch 4096]
+//   npm run build && node bench/serve-load.mjs [--seconds 5] [--rounds 3] [--connections 16] [--batch 4096]
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -28,6 +28,10 @@ const CAPACITY = Number(args.get('--capacity') ?? 16384);
 const WS_WINDOW = 8;
 const SERVE = fileURLToPath(new URL('../dist/src/cli/serve.js', import.meta.url));
 const WAIT_MS = 30_000;
+const ROUNDS = Number(args.get('--rounds') ?? 3);
+/** `--phases single,batch,ws`: a subset, for development (the JSON is only written for all three). */
+const PHASES = new Set((args.get('--phases') ?? 'single,batch,ws').split(','));
+const ALL_PHASES = PHASES.size === 3;
 
 /** Starts a child that prints `listening on URL`; resolves with the URL and the child. */
 function startChild(code, argv) {
@@ -236,26 +240,56 @@ const serve = await startChild('serve', serveArgs);
 const bare = await startChild('bare', []);
 const single = Buffer.alloc(PAYLOAD_BYTES, 1);
 const batch = frames(BATCH, PAYLOAD_BYTES);
-try {
-  for (const [name, { url }, isServe] of [
-    ['bare fastify', bare, false],
-    ['gpuqueue serve', serve, true],
-  ]) {
-    const one = await phase(url, isServe, async () => {
+const servers = [
+  ['bare fastify', bare.url, false],
+  ['gpuqueue serve', serve.url, true],
+];
+const PHASE_RUNS = {
+  singlePost: ['single', (r) => r.requestsPerSecond],
+  batchPost: ['batch', (r) => r.messagesPerSecond],
+  websocketIngest: ['ws', (r) => r.messagesPerSecond],
+};
+const runPhase = (key, url, isServe) => {
+  if (key === 'singlePost')
+    return phase(url, isServe, async () => {
       const r = await cannon(url, '/queues/default/messages', single, CONNECTIONS);
       return { ...r, accepted: r.ok2xx };
     });
-    // Batch POSTs wait for space (?timeoutMs) like a real producer would, instead of taking 503s.
-    const many = await phase(url, isServe, async () => {
+  // Batch POSTs wait for space (?timeoutMs) like a real producer would, instead of taking 503s.
+  if (key === 'batchPost')
+    return phase(url, isServe, async () => {
       const r = await cannon(url, `/queues/default/batch?timeoutMs=${WAIT_MS}`, batch, BATCH_CONNECTIONS);
       return { ...r, batch: BATCH, accepted: r.ok2xx * BATCH, messagesPerSecond: Math.round((r.ok2xx / SECONDS) * BATCH) };
     });
-    const socket = await phase(url, isServe, () => wsIngest(url));
-    results[name] = { singlePost: one, batchPost: many, websocketIngest: socket };
+  return phase(url, isServe, () => wsIngest(url));
+};
+// Other work on the machine comes and goes: each phase runs ROUNDS times, bare and serve back to back
+// (which goes first alternates), and the median run of each is reported, with every run in the JSON.
+const runs = Object.fromEntries(servers.map(([name]) => [name, { singlePost: [], batchPost: [], websocketIngest: [] }]));
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [key, [short]] of Object.entries(PHASE_RUNS)) {
+      if (!PHASES.has(short)) continue;
+      for (const [name, url, isServe] of round % 2 === 0 ? servers : [...servers].reverse()) {
+        runs[name][key].push({ ...(await runPhase(key, url, isServe)), loadavg1m: loadavg()[0] });
+      }
+    }
   }
 } finally {
   serve.child.kill('SIGTERM');
   bare.child.kill('SIGTERM');
+}
+for (const [name] of servers) {
+  results[name] = {};
+  for (const [key, [, rate]] of Object.entries(PHASE_RUNS)) {
+    const all = runs[name][key];
+    if (all.length === 0) {
+      results[name][key] = { skipped: true, latencyMs: {} };
+      continue;
+    }
+    const median = [...all].sort((a, b) => rate(a) - rate(b))[Math.floor(all.length / 2)];
+    results[name][key] = { ...median, runs: all.map(rate), lostInAllRuns: all.reduce((n, r) => n + (r.lost ?? 0), 0) };
+  }
 }
 const loadAfter = loadavg();
 
@@ -275,7 +309,14 @@ console.log(row('batch POST msg/s to completion', (r) => r.batchPost.endedPerSec
 console.log(
   `${row(`WebSocket ingest (${BATCH}/frame) msg/s to completion`, (r) => r.websocketIngest.messagesPerSecond)}${pct((r) => r.websocketIngest.messagesPerSecond).padStart(14)}`,
 );
-console.log(row('accepted but not ended (single/batch/ws)', (r) => (r.singlePost.lost === undefined ? undefined : `${r.singlePost.lost}/${r.batchPost.lost}/${r.websocketIngest.lost}`)));
+console.log(
+  row('accepted but not ended, all runs (single/batch/ws)', (r) =>
+    r.singlePost.lost === undefined
+      ? undefined
+      : `${r.singlePost.lostInAllRuns}/${r.batchPost.lostInAllRuns}/${r.websocketIngest.lostInAllRuns}`,
+  ),
+);
+console.log(`median of ${ROUNDS} runs each (every run is in the JSON)`);
 console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
 
 const record = {
@@ -308,11 +349,13 @@ const record = {
     connections: CONNECTIONS,
     batchConnections: BATCH_CONNECTIONS,
     wsFramesInFlight: WS_WINDOW,
+    rounds: ROUNDS,
   },
   method:
     'Each server in its own process; the same autocannon settings and pre-built bodies for both. Batch POSTs pass ?timeoutMs so they wait for space. WebSocket: batch mode, one connection, pre-built frames, rate = completion records received / time from first send to last record. The WebSocket client uses a zero masking key (ws then skips masking). For serve, `accepted` is what the client saw accepted and `ended` the change in completed + dead-lettered once nothing was in flight; `lost` = accepted - ended.',
   results,
 };
+if (!ALL_PHASES) process.exit(0);
 const out = fileURLToPath(new URL(`results/${record.date.slice(0, 10)}-serve-cpu.json`, import.meta.url));
 writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`);
 console.log(`wrote ${out}`);

@@ -44,6 +44,9 @@ export class GpuQueueServer {
     this.log = log;
     this.app = Fastify({
       loggerInstance: log,
+      // A child logger per request (for its reqId) costs more than the rest of a small request's own work;
+      // while the level hides request logs (the quiet default), the server's logger is used as it is.
+      childLoggerFactory: (logger, bindings, options) => (log.isLevelEnabled('info') ? logger.child(bindings, options) : logger),
       forceCloseConnections: 'idle',
       return503OnClosing: true,
     }) as unknown as FastifyInstance;
@@ -101,7 +104,7 @@ export class GpuQueueServer {
     }
     app.setErrorHandler((error, request, reply) => {
       const { status, body, retryAfterS } = toHttpError(error);
-      if (status >= 500 && body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+      if (status >= 500 && body.code === 'INTERNAL') request.log.error({ err: error, reqId: request.id }, 'request failed');
       const queue = /^\/queues\/([^/?]+)/.exec(request.url)?.[1] ?? '';
       this.metrics.httpRejected.inc({ queue, code: body.code });
       if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS));
