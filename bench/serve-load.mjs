@@ -127,7 +127,8 @@ async function settled(url, isServe) {
   const started = performance.now();
   for (;;) {
     const s = await (await fetch(`${url}/queues/default/stats`)).json();
-    if (s.inFlight === 0 && s.depth === 0) return { ended: s.completed + s.deadLettered, waitedMs: Math.round(performance.now() - started) };
+    if (s.inFlight === 0 && s.depth === 0)
+      return { ended: s.completed + s.deadLettered, waitedMs: Math.round(performance.now() - started) };
     if (performance.now() - started > WAIT_MS) throw new Error(`still ${s.inFlight} in flight after ${WAIT_MS} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -50,6 +50,7 @@ describe('gpuqueue serve: batches', () => {
         default: smallQueue({ capacity: 64, maxBatch: 1000 }),
         slow: smallQueue({ capacity: 8, maxBatch: 1000, retainResults: 1000, handler: { name: 'slow', inner: 'echo', delayUs: 300 } }),
         failing: smallQueue({ maxRetries: 0, maxBatch: 100, handler: { name: 'fault', inner: 'echo', failRate: 0.5 } }),
+        stuck: smallQueue({ capacity: 4, handler: { name: 'slow', inner: 'echo', delayUs: 50_000 } }),
       },
     });
   });
@@ -187,6 +188,24 @@ describe('gpuqueue serve: batches', () => {
     assert.ok(dead.length > 10 && dead.length < 90, `${dead.length} dead letters`);
     assert.ok(dead.every((r) => r.data.length === 0 && r.handlerStatus !== 0));
     assert.equal(failing.completions.filter((r) => r.status === 'ok').length, 100 - dead.length);
+  });
+
+  it('takes single POSTs that arrive together in one pass: each is accepted or refused FULL, and the accepted complete', async () => {
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => postBytes(`${s.url}/queues/stuck/messages`, Buffer.from([i]))));
+    const accepted: number[] = [];
+    let full = 0;
+    for (const res of answers) {
+      if (res.status === 202) accepted.push(((await res.json()) as { id: number }).id);
+      else {
+        assert.equal(res.status, 429);
+        assert.equal(res.headers.get('retry-after'), '1');
+        assert.equal(((await res.json()) as { code: string }).code, 'FULL');
+        full++;
+      }
+    }
+    assert.ok(accepted.length >= 4 && full > 0, `${accepted.length} accepted, ${full} full`);
+    assert.equal(new Set(accepted).size, accepted.length);
+    for (const id of accepted) assert.equal((await fetch(`${s.url}/queues/stuck/results/${id}?timeoutMs=10000`)).status, 200);
   });
 
   it('counts batch messages in the latency histogram', async () => {

@@ -100,7 +100,7 @@ export function registerMessageRoutes(app: FastifyInstance, q: ServedQueue, base
     const timeoutMs = queryMs((request.query as Record<string, string>).timeoutMs, 'timeoutMs', 0);
     const span = startEnqueueSpan(q.name, 1, 'http');
     try {
-      const id = await q.enqueue(payload, key, timeoutMs, span);
+      const id = await (timeoutMs === 0 ? q.enqueueThisTurn(payload, key, span) : q.enqueue(payload, key, timeoutMs, span));
       endSpan(span, undefined, { 'messaging.message.id': String(id) });
       return reply.code(202).send({ id });
     } catch (error) {
