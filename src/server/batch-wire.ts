@@ -3,7 +3,7 @@
 // go back to a batch-mode WebSocket as records `[u64 LE id][u8 status][u8 0][u16 LE attempts]
 // [i32 LE handlerStatus][u32 LE length][bytes]…`, many per binary frame. Hand-written: these are our own
 // formats, and a general codec (protobuf, msgpack) would add a copy or an object per message.
-import { type Completion, InvalidArgumentError } from '../index.js';
+import { type Completion, InvalidArgumentError, type PackedPayloads } from '../index.js';
 import { HttpFailure } from './http-errors.js';
 
 export const FRAME_HEADER_BYTES = 4;
@@ -25,24 +25,31 @@ export const batchTooLarge = (q: BatchLimits, count: number | string) =>
   new HttpFailure(413, 'INVALID_ARG', `a batch holds at most ${q.maxBatch} messages on queue ${q.name}; got ${count}`);
 
 /**
- * Splits a body of length-prefixed frames into views of it (no copy). Malformed (a header or a payload
- * cut short): INVALID_ARG (400); a payload over slotBytes or more than maxBatch frames: 413.
+ * Reads a body of length-prefixed frames as packed payloads (offsets into the body: no copy, no view per
+ * payload). Malformed (a header or a payload cut short): INVALID_ARG (400); a payload over slotBytes or
+ * more than maxBatch frames: 413. Two passes: the first checks and counts, the second fills the offsets.
  */
-export function splitFrames(body: Buffer, q: BatchLimits): Buffer[] {
-  const out: Buffer[] = [];
+export function splitFrames(body: Buffer, q: BatchLimits): PackedPayloads {
   const end = body.length;
-  let at = 0;
-  while (at < end) {
+  let count = 0;
+  for (let at = 0; at < end; count++) {
     if (at + FRAME_HEADER_BYTES > end) throw new InvalidArgumentError(`the batch body ends inside a frame header at byte ${at}`);
     const n = body.readUInt32LE(at);
     at += FRAME_HEADER_BYTES;
-    if (n > q.slotBytes) throw payloadTooLarge(q, n, `payload ${out.length}`);
-    if (at + n > end) throw new InvalidArgumentError(`frame ${out.length} says ${n} bytes but the body ends first`);
-    if (out.length === q.maxBatch) throw batchTooLarge(q, 'more');
-    out.push(body.subarray(at, at + n));
+    if (n > q.slotBytes) throw payloadTooLarge(q, n, `payload ${count}`);
+    if (at + n > end) throw new InvalidArgumentError(`frame ${count} says ${n} bytes but the body ends first`);
+    if (count === q.maxBatch) throw batchTooLarge(q, 'more');
     at += n;
   }
-  return out;
+  const starts = new Uint32Array(count);
+  const lengths = new Uint32Array(count);
+  for (let i = 0, at = 0; i < count; i++) {
+    const n = body.readUInt32LE(at);
+    starts[i] = at + FRAME_HEADER_BYTES;
+    lengths[i] = n;
+    at += FRAME_HEADER_BYTES + n;
+  }
+  return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), starts, lengths };
 }
 
 /** Completion records for one client, written into chunks that are sent whole (one binary frame each). */

@@ -5,7 +5,9 @@
 import type { Span } from '@opentelemetry/api';
 import * as hdr from 'hdr-histogram-js';
 import { CompletionStore } from '../core/completions.js';
+import { batchCount } from '../core/producer.js';
 import {
+  type BatchPayloads,
   type Completion,
   DEFAULT_OPTIONS,
   type MessageKey,
@@ -183,7 +185,7 @@ export class ServedQueue {
   }
 
   async enqueueBatch(
-    payloads: Uint8Array[],
+    payloads: BatchPayloads,
     keys: MessageKey[] | undefined,
     timeoutMs: number,
     span: Span,
@@ -197,7 +199,7 @@ export class ServedQueue {
     const onIds = traced
       ? undefined
       : (first: number) => {
-          batch = this.batches.add(first, payloads.length, performance.now(), sink);
+          batch = this.batches.add(first, batchCount(payloads), performance.now(), sink);
         };
     try {
       const ids = await this.queue.enqueueBatch(payloads, { timeoutMs, ...(keys ? { keys } : {}), ...(onIds ? { onIds } : {}) });

@@ -1,6 +1,7 @@
 // The producer's batch path on one thread (core/producer.ts): `onIds` hands over a batch's first id as
 // soon as the ids are taken — before the batch has found space, so before any of its messages can
-// complete — and the ids are consecutive.
+// complete — and the ids are consecutive; packed payloads (one buffer, offsets) land in their slots as
+// views would, and bad ones are refused with a message naming the payload.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Producer } from '../../src/core/producer.js';
@@ -52,5 +53,49 @@ describe('Producer.enqueueMany with onIds', () => {
     );
     assert.equal(called, false);
     assert.equal(ring.peekNextId(), 1, 'no ids taken');
+  });
+});
+
+describe('Producer with packed payloads', () => {
+  it('copies each packed payload into its slot, in order, across a wait for space', async () => {
+    const ring = SlotRing.create(geometry, 0);
+    const seen: string[] = [];
+    const producer = new Producer(ring, { kind: 'consistent-hash' }, async () => {
+      for (const off of [...ring.unharvestedSlots()]) seen.push(Buffer.from(ring.payloadAt(off)).toString());
+      finishAll(ring);
+    });
+    // Frames "a", "", "ccc", "dddd", "e", "ffffffff" at odd offsets inside a Buffer (as a request body is).
+    const body = Buffer.from('xxaxcccddddeffffffffyy');
+    const packed = producer.checkPacked({
+      bytes: body,
+      starts: Uint32Array.of(2, 3, 4, 7, 11, 12),
+      lengths: Uint32Array.of(1, 0, 3, 4, 1, 8),
+    });
+    assert.equal(packed.bytes.constructor, Uint8Array, 'a plain Uint8Array over the same memory');
+    const ids = await producer.enqueueMany(packed, undefined, 5000);
+    assert.deepEqual(ids, [1, 2, 3, 4, 5, 6]);
+    for (const off of [...ring.unharvestedSlots()]) seen.push(Buffer.from(ring.payloadAt(off)).toString());
+    assert.deepEqual(seen, ['a', '', 'ccc', 'dddd', 'e', 'ffffffff']);
+  });
+
+  it('refuses packed payloads that are malformed, too large or outside the buffer', () => {
+    const producer = new Producer(SlotRing.create(geometry, 0), { kind: 'consistent-hash' }, async () => {});
+    const bytes = new Uint8Array(20);
+    const cases: [unknown, RegExp][] = [
+      ['abc', /^payloads must be an array of Uint8Array; got "abc"$/],
+      [{ bytes, starts: [0], lengths: Uint32Array.of(1) }, /starts: Uint32Array, lengths: Uint32Array } with as many/],
+      [{ bytes, starts: Uint32Array.of(0, 1), lengths: Uint32Array.of(1) }, /as many starts as lengths/],
+      [
+        { bytes, starts: Uint32Array.of(0, 1), lengths: Uint32Array.of(1, 9) },
+        /^payload 1 is 9 bytes; the queue's slotBytes allows at most 8$/,
+      ],
+      [{ bytes, starts: Uint32Array.of(15), lengths: Uint32Array.of(8) }, /^payload 0 \(bytes 15 to 23\) ends past bytes \(20\)$/],
+    ];
+    for (const [packed, message] of cases) {
+      assert.throws(
+        () => producer.checkPacked(packed),
+        (e: Error & { code?: string }) => e.code === 'INVALID_ARG' && message.test(e.message),
+      );
+    }
   });
 });

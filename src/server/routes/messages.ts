@@ -1,8 +1,10 @@
 // Enqueue (one message or a batch) and read results, over plain HTTP. Bodies are application/octet-stream
 // (the payload itself; a batch is length-prefixed frames) or JSON with base64 payloads. Limits come from
 // the queue's slotBytes, so a payload the queue could never hold is refused with 413 before it is read.
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidArgumentError, type MessageKey } from '../../index.js';
+import { batchCount } from '../../core/producer.js';
+import { type BatchPayloads, InvalidArgumentError, type MessageKey } from '../../index.js';
 import { type BatchLimits, batchTooLarge, payloadTooLarge, splitFrames } from '../batch-wire.js';
 import type { ServedQueue } from '../served-queue.js';
 import { completionJson } from '../served-queue.js';
@@ -64,7 +66,7 @@ function parseSingle(q: ServedQueue, request: FastifyRequest): { payload: Uint8A
 }
 
 export interface ParsedBatch {
-  payloads: Uint8Array[];
+  payloads: BatchPayloads;
   keys: MessageKey[] | undefined;
 }
 
@@ -112,7 +114,7 @@ export function registerMessageRoutes(app: FastifyInstance, q: ServedQueue, base
   app.post(`${base}/batch`, { bodyLimit: batchBodyLimit(q.slotBytes, q.maxBatch) }, async (request, reply) => {
     const { payloads, keys } = parseBatch(q, request);
     const timeoutMs = queryMs((request.query as Record<string, string>).timeoutMs, 'timeoutMs', 0);
-    const span = startEnqueueSpan(q.name, payloads.length, 'http');
+    const span = startEnqueueSpan(q.name, batchCount(payloads), 'http');
     try {
       const ids = await q.enqueueBatch(payloads, keys, timeoutMs, span);
       endSpan(span);

@@ -9,10 +9,12 @@
 // Backpressure: frames wait in a small inbox; when it is full (the queue is full and enqueue waits for
 // space) or the client reads its completions too slowly, the server stops reading the socket, so TCP
 // pushes back on the client — nothing grows unbounded.
+
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import { InvalidArgumentError, type MessageKey } from '../../index.js';
+import { batchCount } from '../../core/producer.js';
+import { type BatchPayloads, InvalidArgumentError, type MessageKey } from '../../index.js';
 import { CompletionRecords, splitFrames } from '../batch-wire.js';
 import { toHttpError } from '../http-errors.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -59,7 +61,7 @@ function parseFrame(data: Buffer, isBinary: boolean, q: ServedQueue): Frame {
 }
 
 interface BatchFrame {
-  payloads: Uint8Array[];
+  payloads: BatchPayloads;
   keys: MessageKey[] | undefined;
   ref: unknown;
 }
@@ -157,7 +159,7 @@ export function registerSocketRoute(app: FastifyInstance, q: ServedQueue, base: 
       const known: Partial<BatchFrame> = {};
       try {
         const frame = parseBatchFrame(data, isBinary, q, known);
-        const span = startEnqueueSpan(q.name, frame.payloads.length, 'websocket');
+        const span = startEnqueueSpan(q.name, batchCount(frame.payloads), 'websocket');
         try {
           const ids = await q.enqueueBatch(frame.payloads, frame.keys, ENQUEUE_WAIT_MS, span, recordSink);
           endSpan(span);
