@@ -4,7 +4,6 @@
 // traces and the dashboard's windowed percentiles.
 import type { Span } from '@opentelemetry/api';
 import * as hdr from 'hdr-histogram-js';
-import { CompletionStore } from '../core/completions.js';
 import { batchCount } from '../core/producer.js';
 import {
   type BatchPayloads,
@@ -22,6 +21,7 @@ import type { ServedQueueOptions } from './config.js';
 import { EventLog } from './event-log.js';
 import type { LatencySeries, ServerMetrics } from './metrics.js';
 import { type CompletionSink, type PendingBatch, PendingBatches } from './pending-batches.js';
+import { ResultStore } from './result-store.js';
 import { endSpan, startProcessSpan } from './tracing.js';
 
 /** Completions taken from the queue per pump pass, at most. */
@@ -80,11 +80,8 @@ export class ServedQueue {
   private readonly pending = new Map<number, Pending>();
   /** Untraced batches: one record per batch. */
   private readonly batches = new PendingBatches();
-  /**
-   * Unread results, oldest first, indexed by id only once someone reads one (the core's store: on the
-   * ingest path, a result costs an array slot, not a hash-map entry).
-   */
-  private readonly results = new CompletionStore(0);
+  /** Unread results, oldest first, in columns rather than an object each (result-store.ts says why). */
+  private readonly results = new ResultStore();
   private readonly waiters = new Map<number, Set<Waiter>>();
   private readonly spaceWaiters: (() => void)[] = [];
   private readonly retainLimit: number;
@@ -335,7 +332,7 @@ export class ServedQueue {
     }
     endRun();
     if (this.evict && this.results.retained > this.retainLimit) {
-      const evicted = this.results.poll(this.results.retained - this.retainLimit).length;
+      const evicted = this.results.evictOldest(this.results.retained - this.retainLimit);
       this.metrics.resultsEvicted.inc({ queue: this.name, engine: this.engineName }, evicted);
     }
     this.events.appendMany('completion', cs, completionText);
@@ -404,7 +401,7 @@ export class ServedQueue {
     while (this.results.retained > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const set of [...this.waiters.values()])
       for (const w of [...set]) w.stop(new ShutdownError(`queue ${this.name} shut down before this message completed`));
-    return { unread: this.results.poll(this.results.retained).map((c) => c.id), undelivered: report.undelivered.map((u) => u.id) };
+    return { unread: this.results.unreadIds(), undelivered: report.undelivered.map((u) => u.id) };
   }
 
   /** Fails waits that can never be answered once the queue is gone. */
