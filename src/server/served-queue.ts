@@ -262,6 +262,11 @@ export class ServedQueue {
     });
   }
 
+  /** Completions a WebSocket took but could not send (it closed first): kept for GET …/results/:id. */
+  keep(cs: readonly Completion[]): void {
+    for (const c of cs) this.results.add(c);
+  }
+
   private take(id: number): Completion | undefined {
     const c = this.results.take(id);
     if (!c) return undefined;

@@ -154,6 +154,19 @@ describe('gpuqueue serve: batches', () => {
     assert.equal(c.completions[0]?.data.toString(), 'still here');
   });
 
+  it('keeps the results of a batch-mode WebSocket that closed before its messages completed, for GET', async () => {
+    const c = await batchSocket(s.url, 'stuck');
+    c.ws.send(frames([1, 2, 3, 4].map((i) => Buffer.from([i]))));
+    await c.until(() => c.text.length === 1);
+    c.ws.terminate();
+    const { firstId, count } = c.text[0] as TextFrame;
+    assert.equal(count, 4);
+    for (let id = firstId as number; id < (firstId as number) + 4; id++) {
+      const r = await fetch(`${s.url}/queues/stuck/results/${id}?timeoutMs=10000`);
+      assert.equal(r.status, 200, `result ${id}`);
+    }
+  });
+
   it('refuses an unknown WebSocket mode before the upgrade', async () => {
     const ws = new WebSocket(`${s.url.replace('http', 'ws')}/queues/default/socket?mode=bulk`);
     const status = await new Promise<number | undefined>((resolve) => {

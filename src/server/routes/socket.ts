@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { batchCount } from '../../core/producer.js';
-import { type BatchPayloads, InvalidArgumentError, type MessageKey } from '../../index.js';
+import { type BatchPayloads, type Completion, InvalidArgumentError, type MessageKey } from '../../index.js';
 import { CompletionRecords, splitFrames } from '../batch-wire.js';
 import { toHttpError } from '../http-errors.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -118,18 +118,29 @@ export function registerSocketRoute(app: FastifyInstance, q: ServedQueue, base: 
     };
     // Batch mode: completions are written as records and sent as one binary frame per pump pass.
     const records = new CompletionRecords();
+    // The completions written into `records` and not sent yet: kept for GET …/results/:id if the
+    // socket closes before the flush (at the end of this tick).
+    let unsent: Completion[] = [];
     let flushing = false;
     const flushRecords = () => {
       flushing = false;
-      if (records.count === 0 || ws.readyState !== ws.OPEN) return;
+      const cs = unsent;
+      unsent = [];
+      if (records.count === 0) return;
+      const frame = records.take();
+      if (ws.readyState !== ws.OPEN) {
+        q.keep(cs);
+        return;
+      }
       if (raw) raw.cork();
-      ws.send(records.take(), { binary: true });
+      ws.send(frame, { binary: true });
       if (raw) process.nextTick(() => raw.uncork());
       pauseIfNeeded();
     };
     const recordSink: CompletionSink = (c) => {
       if (ws.readyState !== ws.OPEN) return false;
       records.add(c);
+      unsent.push(c);
       if (!flushing) {
         flushing = true;
         process.nextTick(flushRecords);
