@@ -122,14 +122,20 @@ export class GpuQueueServer {
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
     });
-    await app.register(websocket, { options: { maxPayload: this.largestFrame() } });
     registerOpsRoutes(app, this.queues, this.metrics);
     for (const [name, q] of this.queues) {
       const base = `/queues/${encodeURIComponent(name)}`;
       registerMessageRoutes(app, q, base);
       registerEventRoutes(app, q, base, this.streams);
-      registerSocketRoute(app, q, base, this.sockets, this.metrics);
     }
+    // @fastify/websocket adds an onRequest and an onResponse hook; registered in a context of their own
+    // with the socket routes, they run for those routes only, not on every POST.
+    await app.register(async (sockets) => {
+      await sockets.register(websocket, { options: { maxPayload: this.largestFrame() } });
+      for (const [name, q] of this.queues) {
+        registerSocketRoute(sockets, q, `/queues/${encodeURIComponent(name)}`, this.sockets, this.metrics);
+      }
+    });
   }
 
   /** A WebSocket frame may carry a whole batch (batch mode): the largest batch body any queue takes. */
