@@ -27,7 +27,7 @@ export {
   rangePartitioner,
   roundRobinPartitioner,
 } from './core/partitioners.js';
-export type { EnqueueBatchOptions, EnqueueOptions, MessageKey } from './core/producer.js';
+export type { BatchPayloads, EnqueueBatchOptions, EnqueueOptions, MessageKey, PackedPayloads } from './core/producer.js';
 export type { LatencySummary, QueueStats } from './core/stats.js';
 export type { EngineDiagnosis } from './engines/diagnose.js';
 export { diagnoseEngines } from './engines/diagnose.js';

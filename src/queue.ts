@@ -16,7 +16,15 @@ import {
 import { ACTIVE_IDLE_MS, Harvester } from './core/harvester.js';
 import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
-import { checkEnqueueOptionNames, type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
+import {
+  type BatchPayloads,
+  batchCount,
+  checkEnqueueOptionNames,
+  type EnqueueBatchOptions,
+  type EnqueueOptions,
+  type MessageKey,
+  Producer,
+} from './core/producer.js';
 import { Control, computeLayout, SlotHeader, SlotState } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
@@ -181,39 +189,44 @@ export class Queue implements AsyncDisposable {
     }
   }
 
-  /** Enqueues many messages (the high-throughput path); resolves with their ids in payload order. */
-  async enqueueBatch(payloads: Uint8Array[], options: EnqueueBatchOptions = {}): Promise<number[]> {
+  /**
+   * Enqueues many messages (the high-throughput path); resolves with their ids in payload order. The
+   * payloads are views, or packed in one buffer (`PackedPayloads`).
+   */
+  async enqueueBatch(payloads: BatchPayloads, options: EnqueueBatchOptions = {}): Promise<number[]> {
     checkEnqueueOptionNames('enqueueBatch', options);
     this.checkAccepting();
-    if (!Array.isArray(payloads)) throw new InvalidArgumentError(`payloads must be an array of Uint8Array; got ${describeValue(payloads)}`);
-    for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
+    if (Array.isArray(payloads)) for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
+    else payloads = this.producer.checkPacked(payloads);
+    const count = batchCount(payloads);
     let keys: (MessageKey | undefined)[] | undefined;
     if (options.keys !== undefined) {
-      if (!Array.isArray(options.keys) || options.keys.length !== payloads.length) {
-        throw new InvalidArgumentError(
-          `keys must be an array as long as payloads (${payloads.length}); got ${describeValue(options.keys)}`,
-        );
+      if (!Array.isArray(options.keys) || options.keys.length !== count) {
+        throw new InvalidArgumentError(`keys must be an array as long as payloads (${count}); got ${describeValue(options.keys)}`);
       }
       keys = options.keys.map((k, i) => this.producer.checkKey(k, `keys[${i}]`));
     }
     const timeoutMs = options.timeoutMs === undefined ? this.config.enqueueTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);
     if (options.signal?.aborted) throw new AbortedError('enqueueBatch', options.signal.reason);
-    if (payloads.length === 0) return [];
-    return this.waitingEnqueue(payloads, keys, timeoutMs, options.signal);
+    if (options.onIds !== undefined && typeof options.onIds !== 'function')
+      throw new InvalidArgumentError(`onIds must be a function; got ${describeValue(options.onIds)}`);
+    if (count === 0) return [];
+    return this.waitingEnqueue(payloads, keys, timeoutMs, options.signal, options.onIds);
   }
 
   private async waitingEnqueue(
-    payloads: Uint8Array[],
+    payloads: BatchPayloads,
     keys: (MessageKey | undefined)[] | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
+    onIds?: (firstId: number) => void,
   ): Promise<number[]> {
-    const pending = this.producer.enqueueMany(payloads, keys, timeoutMs, signal);
+    const pending = this.producer.enqueueMany(payloads, keys, timeoutMs, signal, onIds);
     this.afterEnqueue();
     try {
       return await pending;
     } catch (error) {
-      if (error instanceof TimeoutError) this.statsRecorder.droppedFull += payloads.length - error.enqueuedIds.length;
+      if (error instanceof TimeoutError) this.statsRecorder.droppedFull += batchCount(payloads) - error.enqueuedIds.length;
       throw error;
     } finally {
       this.afterEnqueue();

@@ -37,7 +37,7 @@ export class RemoteProducer {
     for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
     const keys = options.keys?.map((k, i) => this.producer.checkKey(k, `keys[${i}]`));
     const timeoutMs = options.timeoutMs === undefined ? this.enqueueTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);
-    return this.producer.enqueueMany(payloads, keys, timeoutMs, options.signal);
+    return this.producer.enqueueMany(payloads, keys, timeoutMs, options.signal, options.onIds);
   }
 
   /**

@@ -21,6 +21,13 @@ export interface EnqueueBatchOptions {
   keys?: (MessageKey | undefined)[];
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Called once, synchronously, with the batch's first id as soon as its ids are taken (they are
+   * consecutive), before any of its messages can complete: for callers that track messages by id and
+   * must not miss a completion that arrives while the batch still waits for space. Not called when the
+   * call fails its checks. **Default:** none
+   */
+  onIds?: (firstId: number) => void;
 }
 
 /**
@@ -32,7 +39,7 @@ export type SpaceWait = (ms: number, retry: () => boolean) => Promise<void>;
 
 const MAX_KEY_LENGTH = 1024;
 
-const OPTION_NAMES = { enqueue: ['key', 'timeoutMs', 'signal'], enqueueBatch: ['keys', 'timeoutMs', 'signal'] } as const;
+const OPTION_NAMES = { enqueue: ['key', 'timeoutMs', 'signal'], enqueueBatch: ['keys', 'timeoutMs', 'signal', 'onIds'] } as const;
 
 /**
  * Refuses an options object with a name the call does not know, so a misspelt option is an error rather
@@ -50,8 +57,31 @@ export function checkEnqueueOptionNames(call: keyof typeof OPTION_NAMES, options
   }
 }
 
+/**
+ * Many payloads in one buffer, with no view per payload: payload `i` is
+ * `bytes[starts[i] … starts[i] + lengths[i])`. For callers that receive a batch as one buffer (the
+ * server's length-prefixed frames): each payload is copied straight from it into its slot.
+ */
+export interface PackedPayloads {
+  bytes: Uint8Array;
+  starts: Uint32Array;
+  lengths: Uint32Array;
+}
+
+/** A batch as given to `enqueueBatch`: one view per payload, or packed. */
+export type BatchPayloads = Uint8Array[] | PackedPayloads;
+
+export const batchCount = (payloads: BatchPayloads): number => (Array.isArray(payloads) ? payloads.length : payloads.starts.length);
+
+/** Payload `i` of a batch (for a packed one, a short-lived view made as it is copied into its slot). */
+function payloadAt(payloads: BatchPayloads, i: number): Uint8Array {
+  if (Array.isArray(payloads)) return payloads[i] as Uint8Array;
+  const start = payloads.starts[i] as number;
+  return payloads.bytes.subarray(start, start + (payloads.lengths[i] as number));
+}
+
 interface Pending {
-  payloads: Uint8Array[];
+  payloads: BatchPayloads;
   keys: (MessageKey | undefined)[] | undefined;
   ids: number[];
   /** Unkeyed: every payload before this index is enqueued (they go in order). */
@@ -92,6 +122,41 @@ export class Producer {
       throw new InvalidArgumentError(`${where} is ${payload.byteLength} bytes; the queue's slotBytes allows at most ${this.slotBytes}`);
     }
     return payload;
+  }
+
+  /**
+   * Checks a packed batch: three typed arrays, as many starts as lengths, each payload inside `bytes` and
+   * at most slotBytes. Returns it with `bytes` as a plain Uint8Array (views of a Buffer are slower to make).
+   */
+  checkPacked(packed: unknown): PackedPayloads {
+    if (packed === null || typeof packed !== 'object') {
+      throw new InvalidArgumentError(`payloads must be an array of Uint8Array; got ${describeValue(packed)}`);
+    }
+    const p = packed as Partial<PackedPayloads>;
+    if (
+      !(p.bytes instanceof Uint8Array) ||
+      !(p.starts instanceof Uint32Array) ||
+      !(p.lengths instanceof Uint32Array) ||
+      p.starts.length !== p.lengths.length
+    ) {
+      throw new InvalidArgumentError(
+        `payloads must be an array of Uint8Array, or { bytes: Uint8Array, starts: Uint32Array, lengths: Uint32Array } with as many starts as lengths; got ${describeValue(packed)}`,
+      );
+    }
+    const { bytes, starts, lengths } = p;
+    for (let i = 0; i < starts.length; i++) {
+      const length = lengths[i] as number;
+      if (length > this.slotBytes) {
+        throw new InvalidArgumentError(`payload ${i} is ${length} bytes; the queue's slotBytes allows at most ${this.slotBytes}`);
+      }
+      if ((starts[i] as number) + length > bytes.byteLength) {
+        throw new InvalidArgumentError(
+          `payload ${i} (bytes ${starts[i]} to ${(starts[i] as number) + length}) ends past bytes (${bytes.byteLength})`,
+        );
+      }
+    }
+    const plain = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { bytes: plain, starts, lengths };
   }
 
   checkKey(key: unknown, where = 'key'): MessageKey | undefined {
@@ -149,16 +214,19 @@ export class Producer {
 
   /** Enqueues all payloads, waiting for space up to `timeoutMs`; resolves with their ids in payload order. */
   enqueueMany(
-    payloads: Uint8Array[],
+    payloads: BatchPayloads,
     keys: (MessageKey | undefined)[] | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
+    onIds?: (firstId: number) => void,
   ): Promise<number[]> {
     this.checkOpen();
     if (signal?.aborted) return Promise.reject(new AbortedError('enqueue', signal.reason));
-    const n = payloads.length;
+    const n = batchCount(payloads);
     const first = this.ring.takeIds(n);
-    const ids = Array.from({ length: n }, (_, i) => first + i);
+    onIds?.(first);
+    const ids = new Array<number>(n);
+    for (let i = 0; i < n; i++) ids[i] = first + i;
     return new Promise<number[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => settle(new AbortedError('enqueue', signal?.reason, enqueuedIds()));
@@ -204,7 +272,7 @@ export class Producer {
 
   /** Writes as many of the head request's messages as fit now. */
   private fill(p: Pending): void {
-    const n = p.payloads.length;
+    const n = batchCount(p.payloads);
     const enqueuedAt = wallClockMs();
     if (p.done === undefined || p.keys === undefined) {
       // Unkeyed: contiguous runs spread over shards, starting where round robin points.
@@ -222,7 +290,7 @@ export class Producer {
         }
         tried = 0;
         for (let j = 0; j < free; j++) {
-          this.ring.write(shard, (position + j) | 0, p.payloads[i + j] as Uint8Array, p.ids[i + j] as number, 0, false, enqueuedAt);
+          this.ring.write(shard, (position + j) | 0, payloadAt(p.payloads, i + j), p.ids[i + j] as number, 0, false, enqueuedAt);
         }
         this.ring.publish(shard, position, free);
         p.left -= free;
@@ -244,7 +312,7 @@ export class Producer {
         if (key !== undefined) blocked[shard] = true;
         continue;
       }
-      this.ring.write(shard, position, p.payloads[i] as Uint8Array, p.ids[i] as number, keyHash, key !== undefined, enqueuedAt);
+      this.ring.write(shard, position, payloadAt(p.payloads, i), p.ids[i] as number, keyHash, key !== undefined, enqueuedAt);
       this.ring.publish(shard, position, 1);
       p.done[i] = 1;
       p.left--;

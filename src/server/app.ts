@@ -11,7 +11,7 @@ import { resolveServeOptions, type ServeConfig, type ServeOptions } from './conf
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { registerEventRoutes, type StreamSet } from './routes/events.js';
-import { registerMessageRoutes } from './routes/messages.js';
+import { batchBodyLimit, registerMessageRoutes } from './routes/messages.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerSocketRoute, type SocketSet } from './routes/socket.js';
 import { ServedQueue } from './served-queue.js';
@@ -44,6 +44,9 @@ export class GpuQueueServer {
     this.log = log;
     this.app = Fastify({
       loggerInstance: log,
+      // A child logger per request (for its reqId) costs more than the rest of a small request's own work;
+      // while the level hides request logs (the quiet default), the server's logger is used as it is.
+      childLoggerFactory: (logger, bindings, options) => (log.isLevelEnabled('info') ? logger.child(bindings, options) : logger),
       forceCloseConnections: 'idle',
       return503OnClosing: true,
     }) as unknown as FastifyInstance;
@@ -101,7 +104,7 @@ export class GpuQueueServer {
     }
     app.setErrorHandler((error, request, reply) => {
       const { status, body, retryAfterS } = toHttpError(error);
-      if (status >= 500 && body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+      if (status >= 500 && body.code === 'INTERNAL') request.log.error({ err: error, reqId: request.id }, 'request failed');
       const queue = /^\/queues\/([^/?]+)/.exec(request.url)?.[1] ?? '';
       this.metrics.httpRejected.inc({ queue, code: body.code });
       if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS));
@@ -119,18 +122,25 @@ export class GpuQueueServer {
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
     });
-    await app.register(websocket, { options: { maxPayload: this.largestSlot() + 1024 } });
     registerOpsRoutes(app, this.queues, this.metrics);
     for (const [name, q] of this.queues) {
       const base = `/queues/${encodeURIComponent(name)}`;
       registerMessageRoutes(app, q, base);
       registerEventRoutes(app, q, base, this.streams);
-      registerSocketRoute(app, q, base, this.sockets, this.metrics);
     }
+    // @fastify/websocket adds an onRequest and an onResponse hook; registered in a context of their own
+    // with the socket routes, they run for those routes only, not on every POST.
+    await app.register(async (sockets) => {
+      await sockets.register(websocket, { options: { maxPayload: this.largestFrame() } });
+      for (const [name, q] of this.queues) {
+        registerSocketRoute(sockets, q, `/queues/${encodeURIComponent(name)}`, this.sockets, this.metrics);
+      }
+    });
   }
 
-  private largestSlot(): number {
-    return Math.max(...[...this.queues.values()].map((q) => Math.ceil(q.slotBytes / 3) * 4));
+  /** A WebSocket frame may carry a whole batch (batch mode): the largest batch body any queue takes. */
+  private largestFrame(): number {
+    return Math.max(...[...this.queues.values()].map((q) => batchBodyLimit(q.slotBytes, q.maxBatch)));
   }
 
   /** Starts listening; resolves with the address (the port, when 0 was asked for). */

@@ -4,7 +4,9 @@
 // traces and the dashboard's windowed percentiles.
 import type { Span } from '@opentelemetry/api';
 import * as hdr from 'hdr-histogram-js';
+import { batchCount } from '../core/producer.js';
 import {
+  type BatchPayloads,
   type Completion,
   DEFAULT_OPTIONS,
   type MessageKey,
@@ -17,11 +19,15 @@ import {
 } from '../index.js';
 import type { ServedQueueOptions } from './config.js';
 import { EventLog } from './event-log.js';
-import type { ServerMetrics } from './metrics.js';
+import type { LatencySeries, ServerMetrics } from './metrics.js';
+import { type CompletionSink, type PendingBatch, PendingBatches } from './pending-batches.js';
+import { ResultStore } from './result-store.js';
 import { endSpan, startProcessSpan } from './tracing.js';
 
-/** Where a WebSocket wants its completions; `false` when it is gone (the completion is then kept). */
-export type CompletionSink = (c: Completion) => boolean;
+/** Completions taken from the queue per pump pass, at most. */
+const PUMP_BATCH = 8192;
+
+export type { CompletionSink } from './pending-batches.js';
 
 interface Waiter {
   done(c: Completion): void;
@@ -43,6 +49,8 @@ export interface CompletionJson {
   handlerStatus: number;
   reason?: string;
 }
+
+const completionText = (c: Completion): string => JSON.stringify(completionJson(c));
 
 export function completionJson(c: Completion): CompletionJson {
   return {
@@ -68,8 +76,12 @@ export interface StatsEvent extends QueueStats {
 
 export class ServedQueue {
   readonly events: EventLog;
+  /** Messages accepted one by one (or traced): one entry each. */
   private readonly pending = new Map<number, Pending>();
-  private readonly results = new Map<number, Completion>();
+  /** Untraced batches: one record per batch. */
+  private readonly batches = new PendingBatches();
+  /** Unread results, oldest first, in columns rather than an object each (result-store.ts says why). */
+  private readonly results = new ResultStore();
   private readonly waiters = new Map<number, Set<Waiter>>();
   private readonly spaceWaiters: (() => void)[] = [];
   private readonly retainLimit: number;
@@ -116,14 +128,50 @@ export class ServedQueue {
   }
 
   get inFlight(): number {
-    return this.pending.size;
+    return this.pending.size + this.batches.messages;
   }
 
   get retained(): number {
-    return this.results.size;
+    return this.results.retained;
   }
 
   // ---- enqueue ----
+
+  /**
+   * One message that must get in now or fail with FULL, enqueued with the others that arrived in the same
+   * event-loop turn. Each request is handled between two of them, so enqueued one by one each would find
+   * the consumer thread asleep and pay a cross-thread wake-up (a futex syscall, several µs: on a small
+   * machine the largest cost of a single-message POST); written back to back, one wake-up serves the
+   * lot. Costs one loop turn of latency; the outcome of each message is the same as `tryEnqueue`'s.
+   */
+  enqueueThisTurn(payload: Uint8Array, key: MessageKey | undefined, span: Span): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.thisTurn.push({ payload, key, span, resolve, reject });
+      if (this.thisTurn.length === 1) setImmediate(this.flushThisTurn);
+    });
+  }
+
+  private thisTurn: {
+    payload: Uint8Array;
+    key: MessageKey | undefined;
+    span: Span;
+    resolve(id: number): void;
+    reject(e: unknown): void;
+  }[] = [];
+
+  private readonly flushThisTurn = (): void => {
+    const list = this.thisTurn;
+    this.thisTurn = [];
+    for (const m of list) {
+      try {
+        const id = this.queue.tryEnqueue(m.payload, m.key === undefined ? {} : { key: m.key });
+        this.accepted(id, m.span, undefined);
+        m.resolve(id);
+      } catch (error) {
+        m.reject(error);
+      }
+    }
+  };
 
   /** `timeoutMs` 0: fail at once with FULL; otherwise wait up to that long for space. */
   async enqueue(payload: Uint8Array, key: MessageKey | undefined, timeoutMs: number, span: Span, sink?: CompletionSink): Promise<number> {
@@ -133,14 +181,35 @@ export class ServedQueue {
     return id;
   }
 
-  async enqueueBatch(payloads: Uint8Array[], keys: MessageKey[] | undefined, timeoutMs: number, span: Span): Promise<number[]> {
+  async enqueueBatch(
+    payloads: BatchPayloads,
+    keys: MessageKey[] | undefined,
+    timeoutMs: number,
+    span: Span,
+    sink?: CompletionSink,
+  ): Promise<number[]> {
+    // A traced batch gets a process span per message. Otherwise one record stands for the batch, made
+    // when its (consecutive) ids are taken, so completions that come while the batch still waits for
+    // space find it.
+    const traced = span.isRecording();
+    let batch: PendingBatch | undefined;
+    const onIds = traced
+      ? undefined
+      : (first: number) => {
+          batch = this.batches.add(first, batchCount(payloads), performance.now(), sink);
+        };
     try {
-      const ids = await this.queue.enqueueBatch(payloads, { timeoutMs, ...(keys ? { keys } : {}) });
-      for (const id of ids) this.accepted(id, span, undefined);
+      const ids = await this.queue.enqueueBatch(payloads, { timeoutMs, ...(keys ? { keys } : {}), ...(onIds ? { onIds } : {}) });
+      if (traced) for (const id of ids) this.accepted(id, span, sink);
       return ids;
     } catch (error) {
-      // A batch that ran out of time part way: those that got in are accepted and will complete.
-      for (const id of (error as { enqueuedIds?: number[] }).enqueuedIds ?? []) this.accepted(id, span, undefined);
+      // A batch that ran out of time part way: those that got in are accepted and will complete; the
+      // others were never in the queue.
+      const enqueued = (error as { enqueuedIds?: number[] }).enqueuedIds ?? [];
+      if (batch) {
+        const got = new Set(enqueued);
+        for (let id = batch.first; id < batch.first + batch.count; id++) if (!got.has(id)) this.batches.complete(batch, id);
+      } else for (const id of enqueued) this.accepted(id, span, sink);
       throw error;
     }
   }
@@ -148,8 +217,8 @@ export class ServedQueue {
   private accepted(id: number, span: Span, sink: CompletionSink | undefined): void {
     // A message of a batch that waited for space can complete before the batch call returns.
     if (this.completedEarly.delete(id)) {
-      const c = sink ? this.results.get(id) : undefined;
-      if (c && sink?.(c)) this.take(id);
+      const c = sink ? this.take(id) : undefined;
+      if (c && !sink?.(c)) this.results.add(c);
       return;
     }
     this.pending.set(id, { acceptedAt: performance.now(), span: startProcessSpan(span, this.name, id), sink });
@@ -164,7 +233,7 @@ export class ServedQueue {
   takeResult(id: number, timeoutMs: number, signal?: AbortSignal): Promise<Completion> {
     const kept = this.take(id);
     if (kept) return Promise.resolve(kept);
-    if (!this.pending.has(id))
+    if (!this.pending.has(id) && !this.batches.has(id))
       return Promise.reject(
         new NotFoundError(`message ${id} is not known to queue ${this.name}: never accepted here, or its result was already read`),
       );
@@ -193,10 +262,14 @@ export class ServedQueue {
     });
   }
 
+  /** Completions a WebSocket took but could not send (it closed first): kept for GET …/results/:id. */
+  keep(cs: readonly Completion[]): void {
+    for (const c of cs) this.results.add(c);
+  }
+
   private take(id: number): Completion | undefined {
-    const c = this.results.get(id);
+    const c = this.results.take(id);
     if (!c) return undefined;
-    this.results.delete(id);
     this.spaceWaiters.shift()?.();
     return c;
   }
@@ -204,60 +277,77 @@ export class ServedQueue {
   // ---- completions ----
 
   private async pump(): Promise<void> {
-    for await (const c of this.queue.completions({ batch: 512 })) {
-      this.deliver(c);
-      while (!this.evict && !this.draining && this.results.size >= this.retainLimit) {
+    // The iterator waits for the first completion; the rest of what is there is taken in one call and
+    // handled as one pass (one clock read, one event-log notification, latency recorded per batch).
+    for await (const first of this.queue.completions({ batch: 1 })) {
+      const cs = this.queue.pollCompletions(PUMP_BATCH);
+      cs.unshift(first);
+      this.deliver(cs);
+      while (!this.evict && !this.draining && this.results.retained >= this.retainLimit) {
         await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
       }
     }
   }
 
-  private deliver(c: Completion): void {
-    const p = this.pending.get(c.id);
-    this.pending.delete(c.id);
-    if (!p) this.completedEarly.add(c.id);
-    else {
-      const seconds = (performance.now() - p.acceptedAt) / 1000;
-      this.latency ??= this.metrics.latency.labels({ queue: this.name, engine: this.engineName });
-      this.latency.observe(seconds);
-      this.window.recordValue(Math.max(1, Math.round(seconds * 1e6)));
-      endSpan(p.span, undefined, { 'gpuqueue.status': c.status, 'gpuqueue.attempts': c.attempts });
+  private deliver(cs: Completion[]): void {
+    const now = performance.now();
+    const latency = this.latencySeries();
+    // Consecutive completions of one batch in one pass share their latency: recorded once, with a count.
+    let run: PendingBatch | undefined;
+    let runCount = 0;
+    const endRun = () => {
+      if (run === undefined) return;
+      const seconds = (now - run.acceptedAt) / 1000;
+      latency.record(seconds, runCount);
+      this.window.recordValueWithCount(Math.max(1, Math.round(seconds * 1e6)), runCount);
+    };
+    for (const c of cs) {
+      const id = c.id;
+      let sink: CompletionSink | undefined;
+      const p = this.pending.size > 0 ? this.pending.get(id) : undefined;
+      if (p) {
+        this.pending.delete(id);
+        const seconds = (now - p.acceptedAt) / 1000;
+        latency.record(seconds);
+        this.window.recordValue(Math.max(1, Math.round(seconds * 1e6)));
+        endSpan(p.span, undefined, { 'gpuqueue.status': c.status, 'gpuqueue.attempts': c.attempts });
+        sink = p.sink;
+      } else {
+        const b = this.batches.find(id);
+        if (b && this.batches.complete(b, id)) {
+          if (b !== run) {
+            endRun();
+            run = b;
+            runCount = 0;
+          }
+          runCount++;
+          sink = b.sink;
+        } else this.completedEarly.add(id);
+      }
+      if (this.waiters.size > 0) {
+        const waiting = this.waiters.get(id);
+        if (waiting) {
+          this.waiters.delete(id);
+          for (const w of waiting) w.done(c);
+          continue;
+        }
+      }
+      if (sink?.(c)) continue;
+      this.results.add(c);
     }
-    this.events.append('completion', () => JSON.stringify(completionJson(c)));
-    const waiting = this.waiters.get(c.id);
-    if (waiting) {
-      this.waiters.delete(c.id);
-      for (const w of waiting) w.done(c);
-      return;
+    endRun();
+    if (this.evict && this.results.retained > this.retainLimit) {
+      const evicted = this.results.evictOldest(this.results.retained - this.retainLimit);
+      this.metrics.resultsEvicted.inc({ queue: this.name, engine: this.engineName }, evicted);
     }
-    if (p?.sink?.(c)) return;
-    this.results.set(c.id, c);
-    if (this.evict) {
-      this.resultOrder.push(c.id);
-      if (this.results.size > this.retainLimit || this.resultOrder.length > 2 * this.retainLimit + 1024) this.evictOldest();
-    }
+    this.events.appendMany('completion', cs, completionText);
   }
 
-  /**
-   * Ids in arrival order, for evict-oldest. A Map's first key would do, but V8 keeps deleted entries as
-   * holes until it rehashes, so finding the first live key after many deletes walks them all.
-   */
-  private resultOrder: number[] = [];
-  private resultOrderHead = 0;
-
-  private evictOldest(): void {
-    while (this.results.size > this.retainLimit && this.resultOrderHead < this.resultOrder.length) {
-      const id = this.resultOrder[this.resultOrderHead++] as number;
-      if (this.results.delete(id)) this.metrics.resultsEvicted.inc({ queue: this.name, engine: this.engineName });
-    }
-    // Compact: drop what was evicted, and ids whose results were read meanwhile (amortized O(1)).
-    if (this.resultOrder.length - this.resultOrderHead > 2 * this.retainLimit + 1024 || this.resultOrderHead > 4096) {
-      this.resultOrder = this.resultOrder.slice(this.resultOrderHead).filter((id) => this.results.has(id));
-      this.resultOrderHead = 0;
-    }
+  private latency: LatencySeries | undefined;
+  private latencySeries(): LatencySeries {
+    this.latency ??= this.metrics.latency.series({ queue: this.name, engine: this.engineName });
+    return this.latency;
   }
-
-  private latency: { observe(seconds: number): void } | undefined;
   private engineNameCache: string | undefined;
   get engineName(): string {
     this.engineNameCache ??= this.queue.stats().engine;
@@ -286,7 +376,7 @@ export class ServedQueue {
       maxUs: h.totalCount ? h.maxValue : 0,
     };
     h.reset();
-    return { ...s, name: this.name, at: Date.now(), inFlight: this.pending.size, throughput, window };
+    return { ...s, name: this.name, at: Date.now(), inFlight: this.inFlight, throughput, window };
   }
 
   private publishStats(): void {
@@ -295,7 +385,7 @@ export class ServedQueue {
 
   /** Updates the metrics with this queue's stats (on scrape). */
   updateMetrics(): void {
-    this.metrics.update(this.name, this.queue.stats(), this.pending.size, this.results.size);
+    this.metrics.update(this.name, this.queue.stats(), this.inFlight, this.results.retained);
   }
 
   // ---- shutdown ----
@@ -313,10 +403,10 @@ export class ServedQueue {
     await this.pumping;
     if (this.ticker) clearInterval(this.ticker);
     this.publishStats();
-    while (this.results.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.results.retained > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const set of [...this.waiters.values()])
       for (const w of [...set]) w.stop(new ShutdownError(`queue ${this.name} shut down before this message completed`));
-    return { unread: [...this.results.keys()], undelivered: report.undelivered.map((u) => u.id) };
+    return { unread: this.results.unreadIds(), undelivered: report.undelivered.map((u) => u.id) };
   }
 
   /** Fails waits that can never be answered once the queue is gone. */

@@ -43,6 +43,10 @@ export function startResultSpan(queue: string, id: number): Span {
 
 export function endSpan(span: Span | undefined, error?: unknown, attributes?: Attributes): void {
   if (!span) return;
+  if (!span.isRecording()) {
+    span.end();
+    return;
+  }
   if (attributes) span.setAttributes(attributes);
   if (error !== undefined) {
     span.recordException(error as Error);

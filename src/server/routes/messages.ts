@@ -1,9 +1,11 @@
 // Enqueue (one message or a batch) and read results, over plain HTTP. Bodies are application/octet-stream
 // (the payload itself; a batch is length-prefixed frames) or JSON with base64 payloads. Limits come from
 // the queue's slotBytes, so a payload the queue could never hold is refused with 413 before it is read.
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidArgumentError, type MessageKey } from '../../index.js';
-import { HttpFailure } from '../http-errors.js';
+import { batchCount } from '../../core/producer.js';
+import { type BatchPayloads, InvalidArgumentError, type MessageKey } from '../../index.js';
+import { type BatchLimits, batchTooLarge, payloadTooLarge, splitFrames } from '../batch-wire.js';
 import type { ServedQueue } from '../served-queue.js';
 import { completionJson } from '../served-queue.js';
 import { endSpan, startEnqueueSpan, startResultSpan } from '../tracing.js';
@@ -39,9 +41,6 @@ function checkKey(key: unknown, what: string): MessageKey | undefined {
   throw new InvalidArgumentError(`${what} must be a string or a number`);
 }
 
-const tooLarge = (q: ServedQueue, bytes: number, what: string) =>
-  new HttpFailure(413, 'INVALID_ARG', `${what} is ${bytes} bytes; queue ${q.name} takes at most slotBytes = ${q.slotBytes}`);
-
 function isJson(request: FastifyRequest): boolean {
   return (request.headers['content-type'] ?? '').startsWith('application/json');
 }
@@ -57,55 +56,44 @@ function parseSingle(q: ServedQueue, request: FastifyRequest): { payload: Uint8A
   if (isJson(request)) {
     const body = objectBody(request.body);
     const payload = decodeBase64(body.payload, 'payload');
-    if (payload.length > q.slotBytes) throw tooLarge(q, payload.length, 'the payload');
+    if (payload.length > q.slotBytes) throw payloadTooLarge(q, payload.length, 'the payload');
     return { payload, key: checkKey(body.key ?? query.key, 'key') };
   }
   const payload = request.body;
   if (!Buffer.isBuffer(payload)) throw new InvalidArgumentError('send the payload as application/octet-stream or JSON');
-  if (payload.length > q.slotBytes) throw tooLarge(q, payload.length, 'the payload');
+  if (payload.length > q.slotBytes) throw payloadTooLarge(q, payload.length, 'the payload');
   return { payload, key: checkKey(query.key, 'key') };
 }
 
-/** Splits a batch body of frames `[u32 little-endian length][bytes]`. */
-export function splitFrames(body: Buffer, q: ServedQueue): Buffer[] {
-  const out: Buffer[] = [];
-  let at = 0;
-  while (at < body.length) {
-    if (at + 4 > body.length) throw new InvalidArgumentError(`the batch body ends inside a frame header at byte ${at}`);
-    const n = body.readUInt32LE(at);
-    at += 4;
-    if (n > q.slotBytes) throw tooLarge(q, n, `payload ${out.length}`);
-    if (at + n > body.length) throw new InvalidArgumentError(`frame ${out.length} says ${n} bytes but the body ends first`);
-    out.push(body.subarray(at, at + n));
-    at += n;
-  }
-  return out;
+export interface ParsedBatch {
+  payloads: BatchPayloads;
+  keys: MessageKey[] | undefined;
 }
 
-function parseBatch(q: ServedQueue, request: FastifyRequest): { payloads: Uint8Array[]; keys: MessageKey[] | undefined } {
-  let payloads: Uint8Array[];
+/** A JSON batch: `{ "payloads": [base64…], "keys"?: […] }` (also a batch-mode WebSocket's text frame). */
+export function parseJsonBatch(q: BatchLimits, json: unknown): ParsedBatch {
+  const body = objectBody(json);
+  if (!Array.isArray(body.payloads)) throw new InvalidArgumentError('payloads must be an array of base64 strings');
+  if (body.payloads.length > q.maxBatch) throw batchTooLarge(q, body.payloads.length);
   let keys: MessageKey[] | undefined;
-  if (isJson(request)) {
-    const body = objectBody(request.body);
-    if (!Array.isArray(body.payloads)) throw new InvalidArgumentError('payloads must be an array of base64 strings');
-    payloads = body.payloads.map((p, i) => {
-      const bytes = decodeBase64(p, `payloads[${i}]`);
-      if (bytes.length > q.slotBytes) throw tooLarge(q, bytes.length, `payloads[${i}]`);
-      return bytes;
-    });
-    if (body.keys !== undefined) {
-      if (!Array.isArray(body.keys) || body.keys.length !== payloads.length)
-        throw new InvalidArgumentError('keys must be an array as long as payloads');
-      keys = body.keys.map((k, i) => checkKey(k, `keys[${i}]`) as MessageKey);
-    }
-  } else {
-    if (!Buffer.isBuffer(request.body))
-      throw new InvalidArgumentError('send the batch as length-prefixed application/octet-stream frames or JSON');
-    payloads = splitFrames(request.body, q);
+  const payloads = body.payloads.map((p, i) => {
+    const bytes = decodeBase64(p, `payloads[${i}]`);
+    if (bytes.length > q.slotBytes) throw payloadTooLarge(q, bytes.length, `payloads[${i}]`);
+    return bytes;
+  });
+  if (body.keys !== undefined) {
+    if (!Array.isArray(body.keys) || body.keys.length !== payloads.length)
+      throw new InvalidArgumentError('keys must be an array as long as payloads');
+    keys = body.keys.map((k, i) => checkKey(k, `keys[${i}]`) as MessageKey);
   }
-  if (payloads.length > q.maxBatch)
-    throw new HttpFailure(413, 'INVALID_ARG', `a batch holds at most ${q.maxBatch} messages on queue ${q.name}; got ${payloads.length}`);
   return { payloads, keys };
+}
+
+function parseBatch(q: ServedQueue, request: FastifyRequest): ParsedBatch {
+  if (isJson(request)) return parseJsonBatch(q, request.body);
+  if (!Buffer.isBuffer(request.body))
+    throw new InvalidArgumentError('send the batch as length-prefixed application/octet-stream frames or JSON');
+  return { payloads: splitFrames(request.body, q), keys: undefined };
 }
 
 export function registerMessageRoutes(app: FastifyInstance, q: ServedQueue, base: string): void {
@@ -114,7 +102,7 @@ export function registerMessageRoutes(app: FastifyInstance, q: ServedQueue, base
     const timeoutMs = queryMs((request.query as Record<string, string>).timeoutMs, 'timeoutMs', 0);
     const span = startEnqueueSpan(q.name, 1, 'http');
     try {
-      const id = await q.enqueue(payload, key, timeoutMs, span);
+      const id = await (timeoutMs === 0 ? q.enqueueThisTurn(payload, key, span) : q.enqueue(payload, key, timeoutMs, span));
       endSpan(span, undefined, { 'messaging.message.id': String(id) });
       return reply.code(202).send({ id });
     } catch (error) {
@@ -126,7 +114,7 @@ export function registerMessageRoutes(app: FastifyInstance, q: ServedQueue, base
   app.post(`${base}/batch`, { bodyLimit: batchBodyLimit(q.slotBytes, q.maxBatch) }, async (request, reply) => {
     const { payloads, keys } = parseBatch(q, request);
     const timeoutMs = queryMs((request.query as Record<string, string>).timeoutMs, 'timeoutMs', 0);
-    const span = startEnqueueSpan(q.name, payloads.length, 'http');
+    const span = startEnqueueSpan(q.name, batchCount(payloads), 'http');
     try {
       const ids = await q.enqueueBatch(payloads, keys, timeoutMs, span);
       endSpan(span);

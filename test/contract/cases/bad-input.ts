@@ -129,7 +129,7 @@ export function badInputCases(engine: ContractEngine, test: CaseRegistrar): void
         {
           ...INVALID,
           message:
-            'enqueueBatch has no option "key" (give keys: one key per payload, e.g. payloads.map(() => key)); its options: keys, timeoutMs, signal',
+            'enqueueBatch has no option "key" (give keys: one key per payload, e.g. payloads.map(() => key)); its options: keys, timeoutMs, signal, onIds',
         },
         'enqueueBatch with key instead of keys',
       );
