@@ -26,6 +26,7 @@ export class ServerMetrics {
   private readonly capacity: Gauge;
   private readonly retained: Gauge;
   private readonly ready: Gauge;
+  private readonly heartbeatAge: Gauge;
   readonly resultsEvicted: Counter;
   readonly latency: LatencyHistogram;
   readonly httpRejected: Counter;
@@ -50,6 +51,10 @@ export class ServerMetrics {
     this.capacity = gauge('gpuqueue_queue_capacity', 'Slots of the ring.');
     this.retained = gauge('gpuqueue_results_retained', 'Completions kept for GET …/results/:id.');
     this.ready = gauge('gpuqueue_engine_ready', '1 while the engine is ready (or paused), 0 when draining, shut down or failed.');
+    this.heartbeatAge = gauge(
+      'gpuqueue_gpu_heartbeat_age_seconds',
+      'Since the GPU consumers last proved progress (the cuda kernel heartbeat); only for engines with one.',
+    );
     this.latency = new LatencyHistogram(
       'gpuqueue_message_latency_seconds',
       'Accepted → completed, per message, as seen by the server.',
@@ -78,6 +83,7 @@ export class ServerMetrics {
     this.capacity.set(labels, stats.capacity);
     this.retained.set(labels, retained);
     this.ready.set(labels, stats.state === 'ready' || stats.state === 'paused' ? 1 : 0);
+    if (stats.heartbeatAgeMs !== undefined) this.heartbeatAge.set(labels, stats.heartbeatAgeMs / 1000);
   }
 }
 

@@ -385,7 +385,7 @@ export class ServedQueue {
 
   /** Updates the metrics with this queue's stats (on scrape). */
   updateMetrics(): void {
-    this.metrics.update(this.name, this.queue.stats(), this.inFlight, this.results.retained);
+    this.metrics.update(this.name, this.stats(), this.inFlight, this.results.retained);
   }
 
   // ---- shutdown ----

@@ -192,6 +192,28 @@ describe('gpuqueue serve over HTTP', () => {
     });
   });
 
+  it('answers /readyz 503 while a GPU heartbeat is stale, and exports its age', async () => {
+    // The cpu engine has no heartbeat: stand in for a cuda queue whose kernel stopped beating
+    // (stats().heartbeatAgeMs, as CudaEngine reports it). The watchdog itself is tested on the GPU.
+    const q = s.server.queues.get('default') as NonNullable<ReturnType<typeof s.server.queues.get>>;
+    const real = q.stats.bind(q);
+    q.stats = () => ({ ...real(), heartbeatAgeMs: 2500 });
+    try {
+      const ready = await fetch(`${s.url}/readyz`);
+      assert.equal(ready.status, 503);
+      const body = (await ready.json()) as { code: string; message: string };
+      assert.equal(body.code, 'ENGINE_FAILED');
+      assert.match(body.message, /the GPU heartbeat of default is older than 1000 ms/);
+      assert.match(
+        await (await fetch(`${s.url}/metrics`)).text(),
+        /gpuqueue_gpu_heartbeat_age_seconds\{queue="default",engine="cpu"\} 2\.5/,
+      );
+    } finally {
+      q.stats = real;
+    }
+    assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
+  });
+
   it('exposes Prometheus metrics per queue and engine', async () => {
     const text = await (await fetch(`${s.url}/metrics`)).text();
     for (const name of [

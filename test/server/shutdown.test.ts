@@ -52,7 +52,10 @@ describe('gpuqueue serve: SIGTERM', () => {
     await new Promise((r) => setTimeout(r, 30));
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 30));
+    // Wait until the server says it is draining (a fixed sleep lost the race on a loaded machine).
+    for (const until = Date.now() + 10_000; !/SIGTERM: draining/.test(stdout) && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const refused = await postBytes(`${url}/queues/default/messages`, Buffer.from('late')).catch((e: Error) => e);
     if (!(refused instanceof Error)) {
       assert.equal(refused.status, 503);

@@ -24,11 +24,25 @@ function uplotFile(name: string): Buffer {
   return readFileSync(join(dirname(require.resolve('uplot/package.json')), 'dist', name));
 }
 
+/** /readyz answers 503 once a GPU engine's heartbeat (stats().heartbeatAgeMs) is older than this. */
+const HEARTBEAT_STALE_MS = 1000;
+
 export function registerOpsRoutes(app: FastifyInstance, queues: Map<string, ServedQueue>, metrics: ServerMetrics): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const states = Object.fromEntries([...queues].map(([name, q]) => [name, q.stats().state]));
+    const all = [...queues].map(([name, q]) => [name, q.stats()] as const);
+    const states = Object.fromEntries(all.map(([name, s]) => [name, s.state]));
+    // A GPU engine is ready only while its heartbeat is fresh: past a second the kernel is stuck or gone
+    // (the watchdog fails it after watchdogMs; a probe need not wait that long to stop sending traffic).
+    const stale = all.filter(([, s]) => (s.heartbeatAgeMs ?? 0) > HEARTBEAT_STALE_MS).map(([name]) => name);
+    if (stale.length > 0) {
+      return reply.code(503).send({
+        code: 'ENGINE_FAILED',
+        message: `the GPU heartbeat of ${stale.join(', ')} is older than ${HEARTBEAT_STALE_MS} ms`,
+        queues: states,
+      });
+    }
     const ready = Object.values(states).every((s) => s === 'ready' || s === 'paused');
     if (ready) return { status: 'ready', queues: states };
     const failed = Object.values(states).includes('failed');
