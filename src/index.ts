@@ -1,6 +1,7 @@
 // The public surface of gpuqueue: every export named.
 
-export type { Completion, CompletionStatus, DeadLetter } from './core/completions.js';
+export type { Completion, CompletionBatch, CompletionStatus, DeadLetter } from './core/completions.js';
+export { BatchStatus, createCompletionBatch } from './core/completions.js';
 export {
   AbortedError,
   CudaError,

@@ -1,7 +1,7 @@
 // The public Queue, written once over the engine seam: it checks arguments and lifecycle state, produces
 // into the shared ring, harvests completions and keeps results, dead letters and stats. Engines only
 // consume the ring (engines/engine.ts).
-import { type Completion, CompletionStore, type DeadLetter } from './core/completions.js';
+import { BatchStatus, type Completion, type CompletionBatch, CompletionStore, type DeadLetter } from './core/completions.js';
 import {
   AbortedError,
   describeValue,
@@ -137,6 +137,7 @@ export class Queue implements AsyncDisposable {
       activeIdleMs: onOwnerThread ? 0 : ACTIVE_IDLE_MS,
       maxRetainedResults: config.maxRetainedResults,
       doorbell: this.engine.wakesOwner,
+      onPoll: config.harvest === 'on-poll',
     });
     this.producer = new Producer(this.ring, config.partitioner, (ms) => this.harvester.waitForSpace(ms));
   }
@@ -242,6 +243,7 @@ export class Queue implements AsyncDisposable {
   /** Waits for a message's completion (a result, or a dead letter with its reason) and takes it. */
   result(id: number, options: ResultOptions = {}): Promise<Completion> {
     try {
+      this.checkObjectResults('result');
       return this.resultOrThrow(id, options);
     } catch (error) {
       return Promise.reject(error);
@@ -316,6 +318,7 @@ export class Queue implements AsyncDisposable {
 
   /** Takes a message's completion if it is there; throws NotReadyError while it is in the queue, NotFoundError otherwise. */
   tryDequeueResult(id: number): Completion {
+    this.checkObjectResults('tryDequeueResult');
     this.checkId(id);
     const kept = this.store.take(id);
     if (kept) {
@@ -332,6 +335,7 @@ export class Queue implements AsyncDisposable {
 
   /** Takes up to `max` completions, oldest first, without waiting. */
   pollCompletions(max = 1024): Completion[] {
+    this.checkObjectResults('pollCompletions');
     checkInteger('max', max, 1, 2 ** 31);
     if (this.store.retained < max) this.harvester.harvestAll();
     const out = this.store.poll(max);
@@ -339,8 +343,44 @@ export class Queue implements AsyncDisposable {
     return out;
   }
 
+  /**
+   * Takes finished messages into `into` (see createCompletionBatch), oldest first per shard, with no
+   * object per message; returns how many (0 when none is ready). It never waits. The throughput path:
+   * with `harvest: 'on-poll'` nothing else takes completions, so call it while work is out.
+   */
+  pollCompletionsInto(into: CompletionBatch): number {
+    checkCompletionBatch(into);
+    let n = 0;
+    let used = 0;
+    // Completions already harvested into objects (a shutdown's drain, or the background harvester of
+    // harvest: 'auto') come first.
+    for (let c = this.store.peek(); c !== undefined && n < into.ids.length; c = this.store.peek()) {
+      if (used + c.data.byteLength > into.results.length) break;
+      this.store.poll(1);
+      into.ids[n] = c.id;
+      into.statuses[n] = c.status === 'ok' ? BatchStatus.OK : BatchStatus.DEAD_LETTER;
+      into.attempts[n] = c.attempts;
+      into.handlerStatuses[n] = c.handlerStatus;
+      into.resultOffsets[n] = used;
+      into.resultLengths[n] = c.data.byteLength;
+      into.results.set(c.data, used);
+      used += c.data.byteLength;
+      n++;
+    }
+    if (this.state === 'shut-down') return n;
+    return this.harvester.harvestInto(into, n, used);
+  }
+
+  /** `harvest: 'on-poll'` queues give completions through pollCompletionsInto only. */
+  private checkObjectResults(call: string): void {
+    if (this.config.harvest === 'on-poll') {
+      throw new InvalidArgumentError(`${call}: this queue was opened with harvest: 'on-poll'; read completions with pollCompletionsInto`);
+    }
+  }
+
   /** Completions as they arrive, until the queue is shut down (or `signal` aborts). */
   async *completions(options: { signal?: AbortSignal; batch?: number } = {}): AsyncGenerator<Completion, void, undefined> {
+    this.checkObjectResults('completions');
     const batch = checkInteger('batch', options.batch ?? 256, 1, 2 ** 31);
     const signal = options.signal;
     for (;;) {
@@ -549,4 +589,23 @@ export function open(options?: QueueOptions): Promise<Queue> {
 function heartbeatAge(engine: Engine): { heartbeatAgeMs?: number } {
   const age = engine.heartbeatAgeMs?.();
   return age === undefined ? {} : { heartbeatAgeMs: Math.round(age) };
+}
+
+/** A CompletionBatch's arrays must line up: one entry per completion, room for the results. */
+function checkCompletionBatch(into: CompletionBatch): void {
+  const n = into?.ids?.length;
+  const ok =
+    into?.ids instanceof Float64Array &&
+    into.statuses instanceof Uint8Array &&
+    into.attempts instanceof Uint32Array &&
+    into.handlerStatuses instanceof Uint32Array &&
+    into.resultOffsets instanceof Uint32Array &&
+    into.resultLengths instanceof Uint32Array &&
+    into.results instanceof Uint8Array &&
+    [into.statuses, into.attempts, into.handlerStatuses, into.resultOffsets, into.resultLengths].every((a) => a.length === n);
+  if (!ok) {
+    throw new InvalidArgumentError(
+      `pollCompletionsInto takes a CompletionBatch (createCompletionBatch(maxCompletions, resultBytes)): typed arrays of one length; got ${describeValue(into)}`,
+    );
+  }
 }

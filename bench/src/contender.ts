@@ -23,6 +23,8 @@ export interface CaseSpec {
   producers?: number;
   warmupMs: number;
   durationMs: number;
+  /** gpuqueue: how results are read — completion objects (`pollCompletions`, the default) or `bulk` (`pollCompletionsInto`, harvest: 'on-poll'). */
+  completions?: 'objects' | 'bulk';
 }
 
 export const CONTENDERS = ['gpuqueue', 'piscina-task', 'piscina-batched', 'plain-loop', 'cuda-launch', 'cuda-graph'] as const;

@@ -8,10 +8,17 @@ export interface LineupEntry {
   contender: ContenderName;
   /** gpuqueue's engine (gpuqueue only). */
   backend?: GpuqueueBackend;
-  /** Producer threads: a count (0: the owner thread enqueues), or 'matrix' for the plan's producerThreads. */
-  producers?: number | 'matrix';
+  /**
+   * Producer threads: a count (0: the owner thread enqueues), several counts, or 'matrix' for the plan's
+   * producerThreads (each only where every thread gets minMessagesPerProducer of a batch).
+   */
+  producers?: number | number[] | 'matrix';
+  /** Only at batches of at least this many messages. */
+  minBatch?: number;
   /** Also measure the single-message round trip. */
   roundTrip: boolean;
+  /** gpuqueue: read results with pollCompletionsInto (no object per message). */
+  completions?: 'bulk';
 }
 
 export interface GpuMatrixPlan {
@@ -41,11 +48,21 @@ export function planGpuCases(plan: GpuMatrixPlan, only?: Set<string>): CaseSpec[
   const cases: CaseSpec[] = [];
   const lineup = plan.lineup.filter((e) => only === undefined || only.has(e.contender));
   const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
-  const who = (e: LineupEntry) => ({ contender: e.contender, ...(e.backend ? { backend: e.backend } : {}) });
+  const who = (e: LineupEntry) => ({
+    contender: e.contender,
+    ...(e.backend ? { backend: e.backend } : {}),
+    ...(e.completions ? { completions: e.completions } : {}),
+  });
   for (const payloadBytes of plan.payloadBytes) {
     for (const batch of plan.batches) {
       for (const e of lineup) {
-        const counts = e.producers === 'matrix' ? producerCountsAt(plan, batch) : [e.producers];
+        if (batch < (e.minBatch ?? 0)) continue;
+        const counts =
+          e.producers === 'matrix'
+            ? producerCountsAt(plan, batch)
+            : Array.isArray(e.producers)
+              ? producerCountsAt({ ...plan, producerThreads: e.producers }, batch)
+              : [e.producers];
         for (const producers of counts) {
           cases.push({
             ...who(e),
@@ -72,6 +89,8 @@ export function planGpuCases(plan: GpuMatrixPlan, only?: Set<string>): CaseSpec[
 /** gpuqueue on cuda (1-8 producer threads) beside launch-per-batch, CUDA Graph replay, the cpu and webgpu engines. */
 const CUDA_LINEUP: LineupEntry[] = [
   { contender: 'gpuqueue', backend: 'cuda', producers: 'matrix', roundTrip: true },
+  // The same with results read by pollCompletionsInto (no object per message), where batches are big.
+  { contender: 'gpuqueue', backend: 'cuda', producers: [1, 8], completions: 'bulk', minBatch: 256, roundTrip: false },
   { contender: 'cuda-launch', roundTrip: true },
   { contender: 'cuda-graph', roundTrip: true },
   { contender: 'gpuqueue', backend: 'cpu', producers: 1, roundTrip: true },

@@ -48,7 +48,8 @@ const LABELS: Record<ContenderName, string> = {
 
 /** The contender as the table names it: gpuqueue with its engine when the case names one. */
 export function labelOf(spec: CaseSpec): string {
-  const base = spec.contender === 'gpuqueue' && spec.backend !== undefined ? `gpuqueue ${spec.backend}` : LABELS[spec.contender];
+  const engine = spec.contender === 'gpuqueue' && spec.backend !== undefined ? `gpuqueue ${spec.backend}` : LABELS[spec.contender];
+  const base = spec.completions === 'bulk' ? `${engine}, bulk completions` : engine;
   return spec.mode === 'round-trip' ? `${base}, round trip` : base;
 }
 

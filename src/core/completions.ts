@@ -17,6 +17,38 @@ export interface Completion {
   reason?: string;
 }
 
+/**
+ * Completions written into typed arrays by `pollCompletionsInto`, with no object per message: completion
+ * `i` of a poll is message `ids[i]`, its result is `results[resultOffsets[i], resultOffsets[i] +
+ * resultLengths[i])`. `createCompletionBatch` makes one; reuse it from poll to poll.
+ */
+export interface CompletionBatch {
+  ids: Float64Array;
+  /** 0: a result (`ok`); 1: a dead letter (its record is in `deadLetters()`). */
+  statuses: Uint8Array;
+  attempts: Uint32Array;
+  handlerStatuses: Uint32Array;
+  resultOffsets: Uint32Array;
+  resultLengths: Uint32Array;
+  results: Uint8Array;
+}
+
+/** `statuses` values of a CompletionBatch. */
+export const BatchStatus = { OK: 0, DEAD_LETTER: 1 } as const;
+
+/** A CompletionBatch for up to `maxCompletions` per poll, with `resultBytes` of result room per completion. */
+export function createCompletionBatch(maxCompletions: number, resultBytes: number): CompletionBatch {
+  return {
+    ids: new Float64Array(maxCompletions),
+    statuses: new Uint8Array(maxCompletions),
+    attempts: new Uint32Array(maxCompletions),
+    handlerStatuses: new Uint32Array(maxCompletions),
+    resultOffsets: new Uint32Array(maxCompletions),
+    resultLengths: new Uint32Array(maxCompletions),
+    results: new Uint8Array(maxCompletions * resultBytes),
+  };
+}
+
 export interface DeadLetter {
   id: number;
   /** A copy of the payload, so the message can be inspected or re-enqueued. */
@@ -109,6 +141,13 @@ export class CompletionStore {
   }
 
   /** Up to `max` kept completions, oldest first. */
+  /** The oldest kept completion, left in place. */
+  peek(): Completion | undefined {
+    const fifo = this.fifo;
+    for (let i = this.head; i < fifo.length; i++) if (fifo[i]) return fifo[i];
+    return undefined;
+  }
+
   poll(max: number): Completion[] {
     const out: Completion[] = [];
     const fifo = this.fifo;

@@ -4,7 +4,7 @@
 // for a while, or the ring is empty, it sleeps on HARVEST_DOORBELL with Atomics.waitAsync and the next
 // consumer that publishes DONE wakes it. (Measured on the GPU machine: per-turn checks cost ~0.5 µs over
 // spinning; a cross-thread wake ~11 µs, so the doorbell is for idle periods only.)
-import type { CompletionStore } from './completions.js';
+import { BatchStatus, type CompletionBatch, type CompletionStore } from './completions.js';
 import { describeHandlerStatus, HandlerStatus } from './handler-status.js';
 import { wallClockMs } from './producer.js';
 import { Control, SlotFlag, SlotHeader, SlotState } from './slot-layout.js';
@@ -25,6 +25,11 @@ export interface HarvesterOptions {
   maxRetainedResults: number;
   /** Whether the engine's consumers ring HARVEST_DOORBELL. */
   doorbell: boolean;
+  /**
+   * `harvest: 'on-poll'`: nothing is harvested in the background or into completion objects; only
+   * `harvestInto` (pollCompletionsInto) takes finished slots, and a shutdown's drain. **Default:** false
+   */
+  onPoll?: boolean;
   /** Per-turn polling stops after this long without a completion (0: right after a pass that found none). */
   activeIdleMs: number;
 }
@@ -53,11 +58,74 @@ export class Harvester {
     this.stats = stats;
     this.options = options;
     this.visit = (off) => this.complete(off);
+    this.visitInto = (off) => this.completeInto(off);
+  }
+
+  // ---- pollCompletionsInto: straight from the ring into typed arrays ----
+
+  private readonly visitInto: (off: number) => void;
+  private into: CompletionBatch | undefined;
+  private intoAt = 0;
+  private intoUsed = 0;
+
+  /**
+   * Harvests into `into` from index `at` (result bytes from `used`) until it is full: no completion
+   * object, no result copy kept. Never takes a slot whose result might not fit (each may need the ring's
+   * resultBytes). Returns the new count.
+   */
+  harvestInto(into: CompletionBatch, at: number, used: number): number {
+    const resultBytes = Math.max(1, this.ring.layout.resultBytes);
+    this.into = into;
+    this.intoAt = at;
+    this.intoUsed = used;
+    this.passNowMs = wallClockMs();
+    let n = 0;
+    for (let s = 0; s < this.ring.layout.shards; s++) {
+      const room = Math.min(into.ids.length - this.intoAt, Math.floor((into.results.length - this.intoUsed) / resultBytes));
+      if (room <= 0) break;
+      n += this.ring.harvest(s, room, this.visitInto);
+    }
+    this.into = undefined;
+    if (n > 0 && this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();
+    return this.intoAt;
+  }
+
+  private completeInto(off: number): void {
+    const ring = this.ring;
+    const into = this.into as CompletionBatch;
+    const i = this.intoAt++;
+    const attempts = ring.field(off, SlotHeader.ATTEMPTS);
+    const handlerStatus = ring.field(off, SlotHeader.HANDLER_STATUS);
+    const stats = this.stats;
+    stats.recordLatencyMs(this.passNowMs - ring.enqueuedAt(off));
+    if (attempts > 1) stats.retries += attempts - 1;
+    into.ids[i] = ring.idAt(off);
+    into.attempts[i] = attempts;
+    into.handlerStatuses[i] = handlerStatus;
+    into.resultOffsets[i] = this.intoUsed;
+    if (handlerStatus !== HandlerStatus.OK) {
+      stats.deadLettered++;
+      into.statuses[i] = BatchStatus.DEAD_LETTER;
+      into.resultLengths[i] = 0;
+      this.recordDeadLetter(off, attempts, handlerStatus);
+      return;
+    }
+    stats.completed++;
+    into.statuses[i] = BatchStatus.OK;
+    const len = ring.field(off, SlotHeader.RESULT_LEN) >>> 0;
+    into.resultLengths[i] = len;
+    const from = off + ring.layout.resultOffset;
+    const src = ring.u8;
+    const dst = into.results;
+    const at = this.intoUsed;
+    if (len <= 64) for (let b = 0; b < len; b++) dst[at + b] = src[from + b] as number;
+    else dst.set(src.subarray(from, from + len), at);
+    this.intoUsed = at + len;
   }
 
   /** Starts (or keeps) per-turn polling: called after an enqueue on this thread and when results are read. */
   kick(): void {
-    if (this.mode !== 'sleeping') return;
+    if (this.mode !== 'sleeping' || (this.options.onPoll && !this.draining)) return;
     this.mode = 'active';
     this.generation++;
     this.lastProgressMs = performance.now();
@@ -66,6 +134,10 @@ export class Harvester {
 
   /** Begins watching the ring (sleeping until a consumer rings). */
   start(): void {
+    if (this.options.onPoll) {
+      this.mode = 'sleeping'; // nothing runs in the background; a drain kicks
+      return;
+    }
     this.mode = 'active';
     this.sleep();
   }
@@ -90,6 +162,7 @@ export class Harvester {
 
   /** One pass over every shard. Returns how many messages were harvested. */
   harvestAll(): number {
+    if (this.options.onPoll && !this.draining) return 0;
     const limit = this.harvestLimit();
     if (limit <= 0) return 0;
     let n = 0;
@@ -126,17 +199,24 @@ export class Harvester {
       return;
     }
     stats.deadLettered++;
+    const reason = this.recordDeadLetter(off, attempts, handlerStatus);
+    this.store.add({ id, status: 'dead-letter', data: EMPTY, attempts, handlerStatus, reason });
+  }
+
+  /** Keeps a dead letter's record (with a copy of its payload) for `deadLetters()`; returns its reason. */
+  private recordDeadLetter(off: number, attempts: number, handlerStatus: number): string {
+    const ring = this.ring;
     const reason = `the last of ${attempts} attempt${attempts === 1 ? '' : 's'} ended with ${describeHandlerStatus(handlerStatus)}`;
     const hasKey = (ring.field(off, SlotHeader.FLAGS) & SlotFlag.HAS_KEY) !== 0;
     this.store.addDeadLetter({
-      id,
+      id: ring.idAt(off),
       payload: ring.payloadAt(off).slice(),
       attempts,
       handlerStatus,
       reason,
       ...(hasKey ? { keyHash: ring.field(off, SlotHeader.KEY_HASH) >>> 0 } : {}),
     });
-    this.store.add({ id, status: 'dead-letter', data: EMPTY, attempts, handlerStatus, reason });
+    return reason;
   }
 
   /** A copy of a slot's result (the slot is reused right after), carved from a shared chunk when small. */

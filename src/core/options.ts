@@ -50,6 +50,13 @@ export interface QueueOptions {
    * the longest a handler may run on one batch. **Default:** `10000`
    */
   watchdogMs?: number;
+  /**
+   * How completions are read. `'auto'`: harvested in the background into completion objects (`result`,
+   * `pollCompletions`, `completions()`), and `pollCompletionsInto` works too. `'on-poll'`: only
+   * `pollCompletionsInto` takes finished messages, straight from the ring into typed arrays with no
+   * object per message (the throughput path); the object-returning calls are refused. **Default:** `'auto'`
+   */
+  harvest?: 'auto' | 'on-poll';
   /** The redis engine's connection and protocol settings, checked by that engine (docs/redis.md). */
   redis?: Record<string, unknown>;
 }
@@ -68,6 +75,7 @@ export const DEFAULT_OPTIONS = {
   consumerSpinUs: 200,
   fallback: 'none',
   watchdogMs: 10_000,
+  harvest: 'auto',
 } as const satisfies Partial<Record<keyof QueueOptions | 'retainedResultsPerSlot', unknown>>;
 
 export const LIMITS = {
@@ -98,6 +106,7 @@ export interface QueueConfig {
   consumerSpinUs: number;
   fallback: 'none' | 'cpu';
   watchdogMs: number;
+  harvest: 'auto' | 'on-poll';
   /** Engine-specific options, passed through unchecked here: each engine checks its own (core knows no engine). */
   redis: unknown;
 }
@@ -118,6 +127,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'consumerSpinUs',
   'fallback',
   'watchdogMs',
+  'harvest',
   'redis',
 ]);
 
@@ -173,6 +183,10 @@ export function resolveOptions(options: unknown): QueueConfig {
   if (fallback !== 'none' && fallback !== 'cpu') {
     throw new InvalidArgumentError(`fallback must be 'none' or 'cpu'; got ${describeValue(fallback)}`);
   }
+  const harvest = o.harvest ?? DEFAULT_OPTIONS.harvest;
+  if (harvest !== 'auto' && harvest !== 'on-poll') {
+    throw new InvalidArgumentError(`harvest must be 'auto' or 'on-poll'; got ${describeValue(harvest)}`);
+  }
   const config: QueueConfig = {
     backend: backend as Backend,
     capacity: capacity as number,
@@ -198,6 +212,7 @@ export function resolveOptions(options: unknown): QueueConfig {
       LIMITS.spinUs.max,
     ),
     fallback,
+    harvest,
     watchdogMs: checkInteger('watchdogMs', o.watchdogMs ?? DEFAULT_OPTIONS.watchdogMs, LIMITS.watchdogMs.min, LIMITS.watchdogMs.max),
     redis: o.redis,
   };

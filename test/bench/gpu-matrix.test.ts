@@ -22,9 +22,15 @@ test('the cuda plan puts every contender at every point and gpuqueue cuda at 1, 
     cases.filter((c) => c.mode === 'throughput' && c.payloadBytes === payloadBytes && c.batch === batch);
   const big = at(4096, 8192);
   assert.deepEqual(
-    big.filter((c) => c.backend === 'cuda').map((c) => c.producers),
+    big.filter((c) => c.backend === 'cuda' && c.completions === undefined).map((c) => c.producers),
     [1, 2, 4, 8],
   );
+  // …and with bulk completions (pollCompletionsInto) at 1 and 8 threads, from batch 256 up.
+  assert.deepEqual(
+    big.filter((c) => c.backend === 'cuda' && c.completions === 'bulk').map((c) => c.producers),
+    [1, 8],
+  );
+  assert.equal(at(4096, 32).filter((c) => c.completions === 'bulk').length, 0);
   for (const name of ['cuda-launch', 'cuda-graph'] as const) assert.equal(big.filter((c) => c.contender === name).length, 1);
   assert.deepEqual(
     big.filter((c) => c.contender === 'gpuqueue' && c.backend !== 'cuda').map((c) => [c.backend, c.producers]),
@@ -39,8 +45,10 @@ test('the cuda plan puts every contender at every point and gpuqueue cuda at 1, 
   assert.ok(trips.every((c) => c.batch === 1 && c.producers === undefined));
 });
 
-test('the full cuda run fits in 8 minutes and --quick in 2', () => {
-  assert.ok(estimateS(planGpuCases(CUDA_FULL)) < 8 * 60, `full: ${estimateS(planGpuCases(CUDA_FULL))} s`);
+// The GPU machine runs one command for at most 10 minutes. The estimate runs high: 445 s estimated, 241 s
+// measured for the 117-case plan on the H100 (2026-11-24).
+test("the full cuda run fits in the GPU machine's 10-minute command (estimate under 9) and --quick in 2", () => {
+  assert.ok(estimateS(planGpuCases(CUDA_FULL)) < 9 * 60, `full: ${estimateS(planGpuCases(CUDA_FULL))} s`);
   assert.ok(estimateS(planGpuCases(CUDA_QUICK)) < 2 * 60, `quick: ${estimateS(planGpuCases(CUDA_QUICK))} s`);
   assert.ok(estimateS(planGpuCases(WEBGPU_QUICK)) < 2 * 60);
 });

@@ -6,6 +6,7 @@ import { CASE_TIMEOUT_MS, type CaseRegistrar, type ContractEngine } from '../sup
 import { abortCases } from './cases/abort.js';
 import { backpressureCases } from './cases/backpressure.js';
 import { badInputCases } from './cases/bad-input.js';
+import { bulkCompletionCases } from './cases/bulk-completions.js';
 import { deliveryCases } from './cases/delivery.js';
 import { faultCases } from './cases/faults.js';
 import { lifecycleCases } from './cases/lifecycle.js';
@@ -29,5 +30,6 @@ export function runContractSuite(engine: ContractEngine): void {
     describe('abort signals', () => abortCases(engine, test));
     describe('bad input', () => badInputCases(engine, test));
     describe('ids, disposal, pause and stats', () => lifecycleCases(engine, test));
+    describe('bulk completions (pollCompletionsInto)', () => bulkCompletionCases(engine, test));
   });
 }

@@ -4,7 +4,16 @@
 // application reads them), polled once per event-loop turn while batches are out. The handler is
 // `checksum`, wrapped in `fault` when the case fails a share of messages; each result is checked against
 // FNV-1a and each dead letter against the fault handler's own reference. Round trip: `enqueue` → `result(id)`.
-import { type Completion, DEFAULT_OPTIONS, faultFails, open, type Queue, type QueueOptions } from 'gpuqueue';
+import {
+  BatchStatus,
+  type CompletionBatch,
+  createCompletionBatch,
+  DEFAULT_OPTIONS,
+  faultFails,
+  open,
+  type Queue,
+  type QueueOptions,
+} from 'gpuqueue';
 import { type Batch, type CaseSpec, type Probe, readU32LE } from '../contender.js';
 import { type IdSpan, ProducerThreads } from '../producer-threads.js';
 
@@ -28,8 +37,18 @@ let engineConfig: Record<string, unknown> = {};
 let producers: ProducerThreads | undefined;
 let batchIndex = new Map<Batch, number>();
 const outstanding: OutstandingBatch[] = [];
+/** One completion as the bench checks it: `value` is the 4-byte result, or -1 when there is none of that size. */
+interface Outcome {
+  id: number;
+  ok: boolean;
+  attempts: number;
+  value: number;
+  atMs: number;
+}
 /** Completions read before their enqueue told us their ids (enqueueBatch resolves once the whole share is in). */
-const early = new Map<number, { c: Completion; atMs: number }>();
+const early = new Map<number, Outcome>();
+/** `completions: 'bulk'` cases: the queue is opened with harvest: 'on-poll' and read with pollCompletionsInto. */
+let bulk: CompletionBatch | undefined;
 let polling = false;
 
 const nextPowerOfTwo = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
@@ -50,8 +69,10 @@ export async function setupOn(
   const handler = failRate > 0 ? { name: 'fault', inner: 'checksum', failRate } : 'checksum';
   // Room for the two batches kept in flight.
   const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo(2 * spec.batch));
-  engineConfig = { ...engine, capacity, slotBytes: spec.payloadBytes, handler };
-  q = await open({ ...engine, capacity, slotBytes: spec.payloadBytes, handler });
+  const harvest = spec.completions === 'bulk' ? 'on-poll' : 'auto';
+  bulk = spec.completions === 'bulk' ? createCompletionBatch(POLL_MAX, 4) : undefined;
+  engineConfig = { ...engine, capacity, slotBytes: spec.payloadBytes, handler, harvest };
+  q = await open({ ...engine, capacity, slotBytes: spec.payloadBytes, handler, harvest });
   batchIndex = new Map(batches.map((b, i) => [b, i]));
   const threads = spec.producers ?? 0;
   if (threads > 0 && spec.mode === 'throughput') producers = await ProducerThreads.start(q.producerHandle(), batches, threads);
@@ -93,7 +114,7 @@ function addSpan(o: OutstandingBatch, span: IdSpan): void {
     const e = early.get(id);
     if (e) {
       early.delete(id);
-      settle(o, span, e.c, e.atMs);
+      settle(o, span, e);
     }
   }
 }
@@ -102,16 +123,7 @@ async function pollWhileOutstanding(): Promise<void> {
   polling = true;
   try {
     while (outstanding.length > 0) {
-      const got = q.pollCompletions(POLL_MAX);
-      if (got.length > 0) {
-        const atMs = performance.now();
-        let dead = 0;
-        for (const c of got) {
-          if (c.status === 'dead-letter') dead++;
-          if (!settleKnown(c, atMs)) early.set(c.id, { c, atMs });
-        }
-        if (dead > 0) q.deadLetters(); // drop the payload copies the queue keeps for inspection
-      }
+      if (pollOnce() > 0 && bulk) continue; // bulk: read on while the ring has more
       await new Promise<void>((r) => setImmediate(r));
     }
   } catch (error) {
@@ -121,27 +133,60 @@ async function pollWhileOutstanding(): Promise<void> {
   }
 }
 
-/** Settles a completion whose batch and span are known; false when its ids have not come back yet. */
-function settleKnown(c: Completion, atMs: number): boolean {
+/** Reads what is finished (completion objects, or the bulk batch) and settles it; returns how many. */
+function pollOnce(): number {
+  let dead = 0;
+  let n = 0;
+  if (bulk) {
+    const b = bulk;
+    n = q.pollCompletionsInto(b);
+    const atMs = performance.now();
+    for (let i = 0; i < n; i++) {
+      const ok = b.statuses[i] === BatchStatus.OK;
+      if (!ok) dead++;
+      const at = b.resultOffsets[i] as number;
+      const r = b.results;
+      const value =
+        ok && b.resultLengths[i] === 4
+          ? ((r[at] as number) | ((r[at + 1] as number) << 8) | ((r[at + 2] as number) << 16) | ((r[at + 3] as number) << 24)) >>> 0
+          : -1;
+      settleOrKeep({ id: b.ids[i] as number, ok, attempts: b.attempts[i] as number, value, atMs });
+    }
+  } else {
+    const got = q.pollCompletions(POLL_MAX);
+    n = got.length;
+    const atMs = performance.now();
+    for (const c of got) {
+      if (c.status === 'dead-letter') dead++;
+      const value = c.status === 'ok' && c.data.byteLength === 4 ? readU32LE(c.data) : -1;
+      settleOrKeep({ id: c.id, ok: c.status === 'ok', attempts: c.attempts, value, atMs });
+    }
+  }
+  if (dead > 0) q.deadLetters(); // drop the payload copies the queue keeps for inspection
+  return n;
+}
+
+/** Settles a completion whose batch and span are known, else keeps it until its ids come back. */
+function settleOrKeep(c: Outcome): void {
   for (const o of outstanding) {
     for (const span of o.spans) {
       if (c.id >= span.firstId && c.id < span.firstId + span.count) {
-        settle(o, span, c, atMs);
-        return true;
+        settle(o, span, c);
+        return;
       }
     }
   }
-  return false;
+  early.set(c.id, c);
 }
 
-function settle(o: OutstandingBatch, span: IdSpan, c: Completion, atMs: number): void {
-  probe.recordNs((atMs - o.startedMs) * 1e6);
+function settle(o: OutstandingBatch, span: IdSpan, c: Outcome): void {
+  probe.recordNs((c.atMs - o.startedMs) * 1e6);
   probe.retries += c.attempts - 1;
   const mustFail = failRate > 0 && faultFails(c.id, 0, { failRate, ...FAULT_PARAMS });
   if (mustFail) probe.expectedDeadLetters++;
-  if (c.status === 'ok') {
+  if (c.ok) {
     const expected = o.expected[span.offset + c.id - span.firstId];
-    if (mustFail || c.data.byteLength !== 4 || readU32LE(c.data) !== expected) probe.mismatches++;
+    if (mustFail || c.value !== expected) probe.mismatches++;
   } else {
     probe.deadLetters++;
     if (!mustFail) probe.mismatches++;
