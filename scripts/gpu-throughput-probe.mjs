@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Where the cuda engine's batch throughput goes, one stage at a time (no overlap): the owner thread
+// enqueues a batch (enqueueBatch), the kernel runs it (time until every slot is DONE, watched without
+// harvesting), then the owner harvests it (pollCompletionsInto). Per message, p50 over the rounds.
+// Reads the queue's ring (a private field) to see DONE without harvesting: a diagnostic, not an API.
+//   node scripts/gpu-throughput-probe.mjs [--backend cuda] [--batch 8192] [--payload 256] [--rounds 40]
+import { parseArgs } from 'node:util';
+import { SlotHeader, SlotState } from '../dist/src/core/slot-layout.js';
+import { createCompletionBatch, fnv1a, open } from '../dist/src/index.js';
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'cuda' },
+    batch: { type: 'string', default: '8192' },
+    payload: { type: 'string', default: '256' },
+    rounds: { type: 'string', default: '40' },
+    capacity: { type: 'string' },
+  },
+});
+const batch = Number(values.batch);
+const payloadBytes = Number(values.payload);
+const capacity = Number(values.capacity ?? 2 ** Math.ceil(Math.log2(2 * batch)));
+const q = await open({ backend: values.backend, capacity, slotBytes: payloadBytes, handler: 'checksum', harvest: 'on-poll' });
+const ring = q.ring;
+const payloads = Array.from({ length: batch }, (_, i) => Uint8Array.from({ length: payloadBytes }, (_, j) => (i * 7 + j) & 0xff));
+const expected = payloads.map((p) => fnv1a(p));
+const into = createCompletionBatch(batch, 4);
+const doneCount = () => {
+  let n = 0;
+  for (const off of ring.unharvestedSlots()) if (ring.field(off, SlotHeader.STATE) === SlotState.DONE) n++;
+  return n;
+};
+const stages = { enqueue: [], gpu: [], harvest: [] };
+let bad = 0;
+for (let r = 0; r < Number(values.rounds); r++) {
+  const t0 = performance.now();
+  const ids = await q.enqueueBatch(payloads);
+  const t1 = performance.now();
+  while (doneCount() < batch) {}
+  const t2 = performance.now();
+  let got = 0;
+  while (got < batch) {
+    const n = q.pollCompletionsInto(into);
+    for (let i = 0; i < n; i++) {
+      const at = into.resultOffsets[i];
+      const v = (into.results[at] | (into.results[at + 1] << 8) | (into.results[at + 2] << 16) | (into.results[at + 3] << 24)) >>> 0;
+      if (v !== expected[into.ids[i] - ids[0]]) bad++;
+    }
+    got += n;
+  }
+  const t3 = performance.now();
+  if (r >= 5) {
+    stages.enqueue.push(((t1 - t0) * 1e6) / batch);
+    stages.gpu.push(((t2 - t1) * 1e6) / batch);
+    stages.harvest.push(((t3 - t2) * 1e6) / batch);
+  }
+}
+const p50 = (a) => a.sort((x, y) => x - y)[a.length >> 1].toFixed(1);
+const line = {
+  backend: values.backend,
+  engineDetail: q.stats().engineDetail,
+  batch,
+  payloadBytes,
+  capacity,
+  nsPerMessage: { enqueue: +p50(stages.enqueue), kernel: +p50(stages.gpu), harvest: +p50(stages.harvest) },
+  mismatches: bad,
+};
+console.log(JSON.stringify(line));
+await q.shutdown();
+process.exitCode = bad > 0 ? 1 : 0;
