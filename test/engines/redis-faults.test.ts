@@ -3,6 +3,7 @@
 // persistence at all), Redis unreachable at open(), and entries that keep killing their workers.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { BACKENDS } from '../../src/core/options.js';
@@ -64,6 +65,52 @@ async function assertNothingLeft(url: string, name: string, partitions: number):
     }
   } finally {
     client.disconnect();
+  }
+}
+
+/**
+ * A TCP proxy in front of a redis-server: `muted` swallows what Redis sends (replies lost on the wire),
+ * `cut()` drops every connection through it (the clients reconnect through it).
+ */
+class CuttableProxy {
+  muted = false;
+  private readonly sockets = new Set<Socket>();
+  private constructor(private readonly server: Server) {}
+
+  static async start(redisPort: number): Promise<CuttableProxy> {
+    const server = createServer();
+    const proxy = new CuttableProxy(server);
+    server.on('connection', (client) => {
+      const upstream = createConnection(redisPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        proxy.sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          proxy.sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => {
+        if (!proxy.muted) client.write(d);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  cut(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
   }
 }
 
@@ -143,6 +190,49 @@ describe('redis engine faults', { skip: skip ?? false }, () => {
       await q.shutdown();
     } finally {
       await worker?.stop();
+      await redis.stop();
+    }
+  });
+
+  it("a worker's XREADGROUP reply lost with its connection: the entry Redis delivered is still run, though the worker keeps its lease", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    // What a Redis killed with appendfsync always can do: persist a delivery, then die before the reply is
+    // written. ioredis re-sends the in-flight XREADGROUP >, which takes the next entry; the delivered one
+    // stays pending to a worker whose lease outlived the outage, so nothing used to recover it.
+    const redis = await PrivateRedis.start();
+    const proxy = await CuttableProxy.start(redis.port);
+    const name = uniqueQueueName('lostreply');
+    const client = new Redis(redis.url);
+    let worker: RedisWorker | undefined;
+    try {
+      // A lease far longer than the test: only the worker's own recovery can run the lost delivery.
+      const leaseMs = 60_000;
+      const q = await openRedisQueue(redis.url, name, { redis: { url: redis.url, name, partitions: 1, leaseMs } });
+      worker = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 5000, redis: { url: proxy.url, name, leaseMs } });
+      const first = await q.enqueue(payloadOf(1));
+      assert.equal((await q.result(first, { timeoutMs: EVENT_WAIT_MS })).status, 'ok');
+      // Mute only once the worker has its publication's reply and waits in XREADGROUP (the producer's
+      // reader is the other blocked client).
+      await waitUntil('the worker to block in XREADGROUP', async () => {
+        const info = await client.info('clients');
+        return worker?.stats().batches === 1 && Number(/blocked_clients:(\d+)/.exec(info)?.[1]) >= 2;
+      });
+      proxy.muted = true;
+      const payload = payloadOf(2);
+      const lost = await q.enqueue(payload);
+      const stream = streamKey(name, 0);
+      await waitUntil('the entry to be delivered to the worker', async () => ((await client.xpending(stream, GROUP)) as [number])[0] === 1);
+      proxy.muted = false;
+      proxy.cut();
+      await assertAllChecksummed(q, [lost], [payload]);
+      assert.ok(worker.stats().reclaimed >= 1, 'the worker re-ran the entry delivered to the read that was lost');
+      await q.shutdown();
+      await assertNothingLeft(redis.url, name, 1);
+    } finally {
+      client.disconnect();
+      await worker?.stop();
+      await proxy.stop();
       await redis.stop();
     }
   });

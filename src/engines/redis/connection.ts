@@ -1,6 +1,7 @@
 // Connections to Redis (ioredis): one client for commands and scripts, plus duplicates for blocking reads
 // (a blocked connection serves nothing else). ioredis reconnects by itself and, by default, re-sends
-// commands that were in flight; every script of the protocol is safe to run twice (lua/*.lua say why).
+// commands that were in flight; every script of the protocol is safe to run twice (lua/*.lua say why). A
+// worker's XREADGROUP > is not (a delivery whose reply was lost stays pending): worker.ts recovers after one.
 import { Cluster, type RedisOptions as IoRedisOptions, Redis } from 'ioredis';
 import { EngineUnavailableError } from '../../core/errors.js';
 import type { RedisConfig } from './options.js';

@@ -62,6 +62,15 @@ interface Owned {
   /** Cleared when the lease is lost or the worker stops: the loop finishes its entry, then ends. */
   held: boolean;
   reader: RedisClient;
+  /**
+   * Times the reader's connection dropped. ioredis re-sends a read that was in flight when its connection
+   * dropped; if Redis had already delivered an entry to it (an `XREADGROUP >` reply lost with the
+   * connection: with appendfsync the delivery is persisted before the reply is written), the re-sent read
+   * takes the next entry and the lost one stays pending to this worker, which keeps the lease and so would
+   * never recover it: its messages would never complete. A read that spans a drop is therefore not
+   * trusted: its entry (pending now) is left to recover(), which runs every pending entry in order.
+   */
+  drops: number;
   loop: Promise<void>;
 }
 
@@ -149,7 +158,10 @@ export class RedisWorker {
   }
 
   private own(partition: number): void {
-    const owned: Owned = { partition, held: true, reader: duplicate(this.client), loop: Promise.resolve() };
+    const owned: Owned = { partition, held: true, reader: duplicate(this.client), drops: 0, loop: Promise.resolve() };
+    owned.reader.on('close', () => {
+      owned.drops++;
+    });
     owned.loop = this.consume(owned);
     this.owned.set(partition, owned);
   }
@@ -175,6 +187,7 @@ export class RedisWorker {
           await this.recover(owned);
           recovered = true;
         }
+        const drops = owned.drops;
         const reply = (await owned.reader.xreadgroupBuffer(
           'GROUP',
           GROUP,
@@ -187,6 +200,11 @@ export class RedisWorker {
           stream,
           '>',
         )) as [Buffer, [Buffer, Buffer[]][]][] | null;
+        if (owned.drops !== drops) {
+          // Re-sent after a drop: an entry delivered to the first send may be pending unseen (see `drops`).
+          recovered = false;
+          continue;
+        }
         const entry = reply?.[0]?.[1][0];
         if (entry && owned.held) await this.process(owned.partition, entry[0].toString(), entry[1]);
       } catch (error) {
