@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { CudaDriver, loadCudaLibrary, type NativePointer, type PinnedHostBuffer, probeCuda } from 'gpuqueue/cuda-driver';
-import type { Batch, Probe } from './contender.js';
+import type { Batch, CaseSpec, Contender, Probe } from './contender.js';
 import {
   BASELINE_BLOCK_THREADS,
   type BatchLayout,
@@ -44,6 +44,19 @@ export function baselinePtxPath(leaf = 'checksum'): string {
     ? resolve(process.env.GPUQUEUE_CUDA_KERNELS_DIR)
     : join(dirname(createRequire(import.meta.url).resolve('gpuqueue/package.json')), 'dist', 'kernels');
   return join(dir, `baseline_${leaf}.ptx`);
+}
+
+/** A contender module's functions for one baseline mode (contenders/cuda-launch.ts, cuda-graph.ts). */
+export function baselineContender(mode: BaselineMode): Required<Contender> {
+  let baseline: CudaBatchBaseline;
+  return {
+    setup: async (spec: CaseSpec, probe: Probe) => {
+      baseline = new CudaBatchBaseline(mode, spec.batch, spec.payloadBytes, probe);
+    },
+    run: (batch: Batch) => baseline.run(batch),
+    roundTrip: (payload: Uint8Array) => baseline.roundTrip(payload),
+    teardown: async () => baseline.close(),
+  };
 }
 
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));

@@ -45,6 +45,26 @@ describe('resolveOptions', () => {
     assert.throws(() => resolveOptions({ fallback: 'gpu' }), invalid(`fallback must be 'none' or 'cpu'; got "gpu"`));
   });
 
+  it("accepts harvest 'auto' and 'on-poll' and refuses anything else", () => {
+    assert.equal(resolveOptions({}).harvest, 'auto');
+    assert.equal(resolveOptions({ harvest: 'on-poll' }).harvest, 'on-poll');
+    assert.throws(() => resolveOptions({ harvest: 'lazy' }), invalid(`harvest must be 'auto' or 'on-poll'; got "lazy"`));
+  });
+
+  it('accepts watchdogMs from 100 to 86400000 ms (default 10000) and refuses anything else', () => {
+    assert.equal(resolveOptions({}).watchdogMs, 10_000);
+    assert.equal(resolveOptions({ watchdogMs: 100 }).watchdogMs, 100);
+    assert.equal(resolveOptions({ watchdogMs: 86_400_000 }).watchdogMs, 86_400_000);
+    for (const [bad, shown] of [
+      [99, '99'],
+      [86_400_001, '86400001'],
+      [1.5, '1.5'],
+      ['5s', '"5s"'],
+    ] as const) {
+      assert.throws(() => resolveOptions({ watchdogMs: bad }), invalid(`watchdogMs must be an integer from 100 to 86400000; got ${shown}`));
+    }
+  });
+
   it('documents the defaults it applies (the values the README and docs promise)', () => {
     assert.deepEqual(
       {

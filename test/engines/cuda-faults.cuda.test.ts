@@ -6,14 +6,11 @@
 // process. Skipped, with the reason, without a usable GPU.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { probeCuda } from '../../src/engines/cuda/driver/probe.js';
-import { cudaReady } from '../../src/engines/cuda/plan.js';
 import { crashes } from '../../src/handlers/crash/crash.js';
 import { EngineFailedError, open } from '../../src/index.js';
+import { cudaSkip } from '../support/gpu-skip.js';
 
-const probe = probeCuda();
-const skip = !probe.usable ? `no usable GPU: ${probe.reason}` : !cudaReady() ? 'cuda kernels not built: npm run build:kernels' : false;
-if (skip) console.log(`# cuda fault tests skipped: ${skip}`);
+const skip = cudaSkip('cuda fault tests');
 
 const payloadFor = (i: number): Uint8Array => Uint8Array.from({ length: 200 }, (_, j) => (i * 13 + j) & 0xff);
 const crashParams = { crashRate: 0.002, crashAttempts: 1, seed: 11 };

@@ -9,18 +9,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BASELINE_PARAM_BYTES } from '../../bench/src/cuda-batch-layout.js';
 import { LAUNCH_PARAM_BYTES } from '../../src/engines/cuda/launch-params.js';
+import { nvccMissing } from '../support/gpu-skip.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const nvcc = process.env.NVCC ?? 'nvcc';
-
-function nvccMissing(): string | false {
-  try {
-    execFileSync(nvcc, ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return `nvcc not found (${nvcc}): install the CUDA toolkit or set NVCC`;
-  }
-}
 
 test('the persistent kernel builds to PTX with every built-in handler', { skip: nvccMissing() }, () => {
   const out = mkdtempSync(join(tmpdir(), 'gpuqueue-kernels-'));

@@ -8,22 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { nvrtcStatus } from '../../src/engines/cuda/driver/nvrtc.js';
-import { probeCuda } from '../../src/engines/cuda/driver/probe.js';
-import { cudaReady } from '../../src/engines/cuda/plan.js';
 import { faultFails } from '../../src/handlers/fault/fault.js';
 import { InvalidArgumentError, open } from '../../src/index.js';
 import { BROKEN_SOURCE, WEIGHTED_SUM_SOURCE, weightedSum } from '../fixtures/cuda-user-handlers.js';
+import { cudaSkip } from '../support/gpu-skip.js';
 
-const probe = probeCuda();
-const nvrtc = nvrtcStatus();
-const skip = !probe.usable
-  ? `no usable GPU: ${probe.reason}`
-  : !cudaReady()
-    ? 'cuda kernels not built: npm run build:kernels'
-    : !nvrtc.usable
-      ? `no NVRTC: ${nvrtc.reason}`
-      : false;
-if (skip) console.log(`# cuda NVRTC tests skipped: ${skip}`);
+const skip = cudaSkip('cuda NVRTC tests', () => {
+  const nvrtc = nvrtcStatus();
+  return nvrtc.usable ? false : `no NVRTC: ${nvrtc.reason}`;
+});
 
 // A cache of this test's own, so the first open really compiles.
 const cacheDir = mkdtempSync(join(tmpdir(), 'gpuqueue-nvrtc-cache-'));

@@ -11,16 +11,8 @@ import { describe, it } from 'node:test';
 import { assembleUserKernelSource, USER_SOURCE_NAME } from '../../src/engines/cuda/user-kernel.js';
 import { InvalidArgumentError, open } from '../../src/index.js';
 import { BROKEN_SOURCE, WEIGHTED_SUM_SOURCE } from '../fixtures/cuda-user-handlers.js';
+import { NVCC, nvccMissing } from '../support/gpu-skip.js';
 
-const nvcc = process.env.NVCC ?? 'nvcc';
-function nvccMissing(): string | false {
-  try {
-    execFileSync(nvcc, ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return `nvcc not found (${nvcc}): install the CUDA toolkit or set NVCC`;
-  }
-}
 const skipNvcc = nvccMissing();
 if (skipNvcc) console.log(`# nvcc checks of the user kernel skipped: ${skipNvcc}`);
 
@@ -30,7 +22,7 @@ function nvccCompile(source: string): { ok: boolean; ptx: string; log: string } 
   try {
     writeFileSync(join(dir, 'k.cu'), source);
     try {
-      execFileSync(nvcc, ['-arch=compute_90', '-ptx', '-std=c++17', '-fmad=false', '-Werror', 'all-warnings', 'k.cu', '-o', 'k.ptx'], {
+      execFileSync(NVCC, ['-arch=compute_90', '-ptx', '-std=c++17', '-fmad=false', '-Werror', 'all-warnings', 'k.cu', '-o', 'k.ptx'], {
         cwd: dir,
         stdio: 'pipe',
       });

@@ -5,14 +5,11 @@
 // Skipped, with the reason, without a usable GPU.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { probeCuda } from '../../src/engines/cuda/driver/probe.js';
-import { cudaReady } from '../../src/engines/cuda/plan.js';
 import { crashes } from '../../src/handlers/crash/crash.js';
 import { fnv1a, open } from '../../src/index.js';
+import { cudaSkip } from '../support/gpu-skip.js';
 
-const probe = probeCuda();
-const skip = !probe.usable ? `no usable GPU: ${probe.reason}` : !cudaReady() ? 'cuda kernels not built: npm run build:kernels' : false;
-if (skip) console.log(`# cuda watchdog fallback test skipped: ${skip}`);
+const skip = cudaSkip('cuda watchdog fallback test');
 
 const payloadFor = (i: number): Uint8Array => Uint8Array.from({ length: 100 }, (_, j) => (i * 5 + j) & 0xff);
 const hang = { how: 'hang', crashRate: 0.001, crashAttempts: 1, seed: 5 };

@@ -44,38 +44,52 @@ export function loadCudaLibrary(): CudaLibrary {
   return cached;
 }
 
-function tryLoad(): CudaLibrary | CudaLoadError {
-  let koffi: Koffi;
+/** koffi (an optional dependency, required on first use), or why it is not there. */
+export function requireKoffi(): { koffi: Koffi } | { missing: string; cause: unknown } {
   try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    return { koffi: createRequire(import.meta.url)('koffi') as Koffi };
   } catch (error) {
-    return new CudaLoadError('koffi', `the optional dependency koffi is not installed (npm install koffi): ${(error as Error).message}`, {
-      cause: error,
-    });
+    return { missing: `the optional dependency koffi is not installed (npm install koffi): ${(error as Error).message}`, cause: error };
   }
+}
+
+/** The first of `paths` that koffi loads, with its path; else, for each path, why it did not load. */
+export function loadFirst(
+  koffi: Koffi,
+  paths: readonly string[],
+): { lib: ReturnType<Koffi['load']>; path: string } | { failures: string[] } {
+  const failures: string[] = [];
+  for (const path of paths) {
+    try {
+      return { lib: koffi.load(path), path };
+    } catch (error) {
+      failures.push(`${path}: ${(error as Error).message}`);
+    }
+  }
+  return { failures };
+}
+
+function tryLoad(): CudaLibrary | CudaLoadError {
+  const required = requireKoffi();
+  if ('missing' in required) return new CudaLoadError('koffi', required.missing, { cause: required.cause });
+  const { koffi } = required;
   const override = process.env.GPUQUEUE_LIBCUDA;
   const paths = override ? [override] : (DEFAULT_PATHS[process.platform] ?? []);
   if (paths.length === 0)
     return new CudaLoadError('libcuda', `no CUDA driver library is known on ${process.platform}; set GPUQUEUE_LIBCUDA to its path`);
-  const failures: string[] = [];
-  for (const path of paths) {
-    let lib: ReturnType<Koffi['load']>;
-    try {
-      lib = koffi.load(path);
-    } catch (error) {
-      failures.push(`${path}: ${(error as Error).message}`);
-      continue;
-    }
-    const fn: Partial<Record<CudaSymbol, unknown>> = {};
-    for (const name of Object.keys(CUDA_SYMBOLS) as CudaSymbol[]) {
-      try {
-        fn[name] = lib.func(prototypeOf(name));
-      } catch (error) {
-        return new CudaLoadError('symbol', `${path} has no ${name} (driver too old?): ${(error as Error).message}`, { cause: error });
-      }
-    }
-    return { koffi, path, fn: fn as CudaFunctions };
+  const loaded = loadFirst(koffi, paths);
+  if ('failures' in loaded) {
+    const how = override ? ' (from GPUQUEUE_LIBCUDA)' : '; set GPUQUEUE_LIBCUDA to load another';
+    return new CudaLoadError('libcuda', `the NVIDIA driver library libcuda was not found${how}. Tried:\n  ${loaded.failures.join('\n  ')}`);
   }
-  const how = override ? ' (from GPUQUEUE_LIBCUDA)' : '; set GPUQUEUE_LIBCUDA to load another';
-  return new CudaLoadError('libcuda', `the NVIDIA driver library libcuda was not found${how}. Tried:\n  ${failures.join('\n  ')}`);
+  const { lib, path } = loaded;
+  const fn: Partial<Record<CudaSymbol, unknown>> = {};
+  for (const name of Object.keys(CUDA_SYMBOLS) as CudaSymbol[]) {
+    try {
+      fn[name] = lib.func(prototypeOf(name));
+    } catch (error) {
+      return new CudaLoadError('symbol', `${path} has no ${name} (driver too old?): ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return { koffi, path, fn: fn as CudaFunctions };
 }

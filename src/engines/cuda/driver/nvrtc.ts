@@ -3,10 +3,9 @@
 // without libnvrtc (CI has nvcc but no libnvrtc) gets an error naming every path tried.
 // GPUQUEUE_LIBNVRTC names the library to load instead of the usual names.
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { CudaError } from '../../../core/errors.js';
-import type { Koffi } from './library.js';
+import { loadFirst, requireKoffi } from './library.js';
 
 /** The symbols called, in koffi's syntax; each returns an nvrtcResult (0 = NVRTC_SUCCESS). */
 const NVRTC_SYMBOLS = {
@@ -90,39 +89,27 @@ export function nvrtcStatus(): { usable: true; version: string; path: string } |
 }
 
 function tryLoad(): Nvrtc | NvrtcLoadError {
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  } catch (error) {
-    return new NvrtcLoadError(`the optional dependency koffi is not installed (npm install koffi): ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  const required = requireKoffi();
+  if ('missing' in required) return new NvrtcLoadError(required.missing, { cause: required.cause });
   const paths = candidatePaths();
-  const failures: string[] = [];
-  for (const path of paths) {
-    let lib: ReturnType<Koffi['load']>;
-    try {
-      lib = koffi.load(path);
-    } catch (error) {
-      failures.push(`${path}: ${(error as Error).message}`);
-      continue;
-    }
-    try {
-      const fn = Object.fromEntries(
-        (Object.keys(NVRTC_SYMBOLS) as NvrtcSymbol[]).map((name) => [name, lib.func(`int ${name}(${NVRTC_SYMBOLS[name].join(', ')})`)]),
-      ) as NvrtcFunctions;
-      const errorString = lib.func('const char *nvrtcGetErrorString(int result)') as (result: number) => string;
-      return bind(path, fn, errorString);
-    } catch (error) {
-      return new NvrtcLoadError(`${path} lacks an NVRTC symbol: ${(error as Error).message}`, { cause: error });
-    }
+  const loaded = loadFirst(required.koffi, paths);
+  if ('failures' in loaded) {
+    const how = process.env.GPUQUEUE_LIBNVRTC
+      ? ' (from GPUQUEUE_LIBNVRTC)'
+      : '; install the CUDA toolkit or set GPUQUEUE_LIBNVRTC to its path';
+    const tried = paths.length > 0 ? ` Tried:\n  ${loaded.failures.join('\n  ')}` : '';
+    return new NvrtcLoadError(`the CUDA runtime compiler libnvrtc was not found${how}.${tried}`);
   }
-  const how = process.env.GPUQUEUE_LIBNVRTC
-    ? ' (from GPUQUEUE_LIBNVRTC)'
-    : '; install the CUDA toolkit or set GPUQUEUE_LIBNVRTC to its path';
-  const tried = paths.length > 0 ? ` Tried:\n  ${failures.join('\n  ')}` : '';
-  return new NvrtcLoadError(`the CUDA runtime compiler libnvrtc was not found${how}.${tried}`);
+  const { lib, path } = loaded;
+  try {
+    const fn = Object.fromEntries(
+      (Object.keys(NVRTC_SYMBOLS) as NvrtcSymbol[]).map((name) => [name, lib.func(`int ${name}(${NVRTC_SYMBOLS[name].join(', ')})`)]),
+    ) as NvrtcFunctions;
+    const errorString = lib.func('const char *nvrtcGetErrorString(int result)') as (result: number) => string;
+    return bind(path, fn, errorString);
+  } catch (error) {
+    return new NvrtcLoadError(`${path} lacks an NVRTC symbol: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function bind(path: string, fn: NvrtcFunctions, errorString: (result: number) => string): Nvrtc {
