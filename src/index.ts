@@ -28,7 +28,8 @@ export {
   rangePartitioner,
   roundRobinPartitioner,
 } from './core/partitioners.js';
-export type { BatchPayloads, EnqueueBatchOptions, EnqueueOptions, MessageKey, PackedPayloads } from './core/producer.js';
+export type { BatchPayloads, PackedPayloads } from './core/batch-payloads.js';
+export type { EnqueueBatchOptions, EnqueueOptions, MessageKey } from './core/producer.js';
 export type { LatencySummary, QueueStats } from './core/stats.js';
 export type { EngineDiagnosis } from './engines/diagnose.js';
 export { diagnoseEngines } from './engines/diagnose.js';

@@ -17,14 +17,13 @@ import { ACTIVE_IDLE_MS, Harvester } from './core/harvester.js';
 import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
 import {
-  type BatchPayloads,
-  batchCount,
   checkEnqueueOptionNames,
   type EnqueueBatchOptions,
   type EnqueueOptions,
   type MessageKey,
   Producer,
 } from './core/producer.js';
+import { type BatchPayloads, batchCount } from './core/batch-payloads.js';
 import { Control, computeLayout, SlotHeader, SlotState } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';

@@ -7,7 +7,7 @@
 import { BatchStatus, type CompletionBatch, type CompletionStore } from './completions.js';
 import { describeHandlerStatus, HandlerStatus } from './handler-status.js';
 import { wallClockMs } from './producer.js';
-import { Control, SlotFlag, SlotHeader, SlotState } from './slot-layout.js';
+import { Control, ENQUEUED_AT_BYTE, SlotFlag, SlotHeader, SlotState } from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';
 import type { StatsRecorder } from './stats.js';
 
@@ -58,69 +58,68 @@ export class Harvester {
     this.stats = stats;
     this.options = options;
     this.visit = (off) => this.complete(off);
-    this.visitInto = (off) => this.completeInto(off);
   }
 
   // ---- pollCompletionsInto: straight from the ring into typed arrays ----
 
-  private readonly visitInto: (off: number) => void;
-  private into: CompletionBatch | undefined;
-  private intoAt = 0;
-  private intoUsed = 0;
-
   /**
    * Harvests into `into` from index `at` (result bytes from `used`) until it is full: no completion
    * object, no result copy kept. Never takes a slot whose result might not fit (each may need the ring's
-   * resultBytes). Returns the new count.
+   * resultBytes). Returns the new count. One tight loop per shard's run of DONE slots: this is the bulk
+   * path's per-message cost.
    */
   harvestInto(into: CompletionBatch, at: number, used: number): number {
-    const resultBytes = Math.max(1, this.ring.layout.resultBytes);
-    this.into = into;
-    this.intoAt = at;
-    this.intoUsed = used;
-    this.passNowMs = wallClockMs();
-    let n = 0;
-    for (let s = 0; s < this.ring.layout.shards; s++) {
-      const room = Math.min(into.ids.length - this.intoAt, Math.floor((into.results.length - this.intoUsed) / resultBytes));
-      if (room <= 0) break;
-      n += this.ring.harvest(s, room, this.visitInto);
-    }
-    this.into = undefined;
-    if (n > 0 && this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();
-    return this.intoAt;
-  }
-
-  private completeInto(off: number): void {
     const ring = this.ring;
-    const into = this.into as CompletionBatch;
-    const i = this.intoAt++;
-    const attempts = ring.field(off, SlotHeader.ATTEMPTS);
-    const handlerStatus = ring.field(off, SlotHeader.HANDLER_STATUS);
+    const { shards, resultOffset, slotStride, shardCapacity, slotsOffset } = ring.layout;
+    const resultBytes = Math.max(1, ring.layout.resultBytes);
+    const { i32, u8, f64 } = ring;
     const stats = this.stats;
-    stats.recordLatencyMs(this.passNowMs - ring.enqueuedAt(off));
-    if (attempts > 1) stats.retries += attempts - 1;
-    into.ids[i] = ring.idAt(off);
-    into.attempts[i] = attempts;
-    into.handlerStatuses[i] = handlerStatus;
-    into.resultOffsets[i] = this.intoUsed;
-    if (handlerStatus !== HandlerStatus.OK) {
-      stats.deadLettered++;
-      into.statuses[i] = BatchStatus.DEAD_LETTER;
-      into.resultLengths[i] = 0;
-      this.recordDeadLetter(off, attempts, handlerStatus);
-      return;
+    const { ids, statuses, attempts: attemptsOut, handlerStatuses, resultOffsets, resultLengths, results } = into;
+    const nowMs = wallClockMs();
+    const mask = shardCapacity - 1;
+    let i = at;
+    let usedBytes = used;
+    let harvested = 0;
+    for (let s = 0; s < shards; s++) {
+      const room = Math.min(ids.length - i, Math.floor((results.length - usedBytes) / resultBytes));
+      if (room <= 0) break;
+      const n = ring.doneRun(s, room);
+      if (n === 0) continue;
+      const shardBase = slotsOffset + s * shardCapacity * slotStride;
+      let index = ring.harvestTail(s) & mask;
+      for (let k = 0; k < n; k++, i++) {
+        const off = shardBase + index * slotStride;
+        index = (index + 1) & mask;
+        const w = off >> 2;
+        const attempts = i32[w + SlotHeader.ATTEMPTS] as number;
+        const handlerStatus = i32[w + SlotHeader.HANDLER_STATUS] as number;
+        stats.recordLatencyMs(nowMs - (f64[(off + ENQUEUED_AT_BYTE) >> 3] as number));
+        if (attempts > 1) stats.retries += attempts - 1;
+        ids[i] = (i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[w + SlotHeader.ID_LO] as number) >>> 0);
+        attemptsOut[i] = attempts;
+        handlerStatuses[i] = handlerStatus;
+        resultOffsets[i] = usedBytes;
+        if (handlerStatus !== HandlerStatus.OK) {
+          stats.deadLettered++;
+          statuses[i] = BatchStatus.DEAD_LETTER;
+          resultLengths[i] = 0;
+          this.recordDeadLetter(off, attempts, handlerStatus);
+          continue;
+        }
+        stats.completed++;
+        statuses[i] = BatchStatus.OK;
+        const len = (i32[w + SlotHeader.RESULT_LEN] as number) >>> 0;
+        resultLengths[i] = len;
+        const from = off + resultOffset;
+        if (len <= 64) for (let b = 0; b < len; b++) results[usedBytes + b] = u8[from + b] as number;
+        else results.set(u8.subarray(from, from + len), usedBytes);
+        usedBytes += len;
+      }
+      ring.release(s, n);
+      harvested += n;
     }
-    stats.completed++;
-    into.statuses[i] = BatchStatus.OK;
-    const len = ring.field(off, SlotHeader.RESULT_LEN) >>> 0;
-    into.resultLengths[i] = len;
-    const from = off + ring.layout.resultOffset;
-    const src = ring.u8;
-    const dst = into.results;
-    const at = this.intoUsed;
-    if (len <= 64) for (let b = 0; b < len; b++) dst[at + b] = src[from + b] as number;
-    else dst.set(src.subarray(from, from + len), at);
-    this.intoUsed = at + len;
+    if (harvested > 0 && this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();
+    return i;
   }
 
   /** Starts (or keeps) per-turn polling: called after an enqueue on this thread and when results are read. */

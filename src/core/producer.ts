@@ -5,6 +5,8 @@ import { AbortedError, describeValue, InvalidArgumentError, QueueFullError, Shut
 import { createPartitioner, hashKey, type Partitioner, type PartitionerSpec } from './partitioners.js';
 import { Control } from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';
+import { type BatchPayloads, batchCount, type PackedPayloads, payloadAt } from './batch-payloads.js';
+
 
 export type MessageKey = string | number;
 
@@ -55,29 +57,6 @@ export function checkEnqueueOptionNames(call: keyof typeof OPTION_NAMES, options
     const hint = call === 'enqueueBatch' && name === 'key' ? ' (give keys: one key per payload, e.g. payloads.map(() => key))' : '';
     throw new InvalidArgumentError(`${call} has no option ${JSON.stringify(name)}${hint}; its options: ${allowed.join(', ')}`);
   }
-}
-
-/**
- * Many payloads in one buffer, with no view per payload: payload `i` is
- * `bytes[starts[i] … starts[i] + lengths[i])`. For callers that receive a batch as one buffer (the
- * server's length-prefixed frames): each payload is copied straight from it into its slot.
- */
-export interface PackedPayloads {
-  bytes: Uint8Array;
-  starts: Uint32Array;
-  lengths: Uint32Array;
-}
-
-/** A batch as given to `enqueueBatch`: one view per payload, or packed. */
-export type BatchPayloads = Uint8Array[] | PackedPayloads;
-
-export const batchCount = (payloads: BatchPayloads): number => (Array.isArray(payloads) ? payloads.length : payloads.starts.length);
-
-/** Payload `i` of a batch (for a packed one, a short-lived view made as it is copied into its slot). */
-function payloadAt(payloads: BatchPayloads, i: number): Uint8Array {
-  if (Array.isArray(payloads)) return payloads[i] as Uint8Array;
-  const start = payloads.starts[i] as number;
-  return payloads.bytes.subarray(start, start + (payloads.lengths[i] as number));
 }
 
 interface Pending {
@@ -289,10 +268,8 @@ export class Producer {
           continue;
         }
         tried = 0;
-        for (let j = 0; j < free; j++) {
-          this.ring.write(shard, (position + j) | 0, payloadAt(p.payloads, i + j), p.ids[i + j] as number, 0, false, enqueuedAt);
-        }
-        this.ring.publish(shard, position, free);
+        // The batch's ids are consecutive, so this run's are p.ids[i] onwards.
+        this.ring.writeRun(shard, position, p.payloads, i, free, p.ids[i] as number, enqueuedAt);
         p.left -= free;
         i += free;
         p.next = i;

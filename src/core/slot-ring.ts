@@ -22,6 +22,10 @@ import {
   shardWord,
   slotByteOffset,
 } from './slot-layout.js';
+import type { BatchPayloads, PackedPayloads } from './batch-payloads.js';
+
+/** Packed payloads up to this size are copied byte by byte: cheaper than making a view to `set` from. */
+const SMALL_COPY_BYTES = 32;
 
 export class SlotRing {
   readonly sab: SharedArrayBuffer;
@@ -138,18 +142,69 @@ export class SlotRing {
   }
 
   /**
+   * Writes payloads [from, from + n) of a batch, unkeyed, with ids firstId, firstId + 1, …, into claimed
+   * positions [position, position + n) of a shard, then publishes them: `write` then `publish` for a
+   * whole run, the slot offset stepped rather than recomputed (this loop is the batch path's cost).
+   */
+  writeRun(shard: number, position: number, payloads: BatchPayloads, from: number, n: number, firstId: number, enqueuedAt: number): void {
+    const { i32, u8, f64 } = this;
+    const { slotStride, shardCapacity } = this.layout;
+    const mask = shardCapacity - 1;
+    const shardBase = this.layout.slotsOffset + shard * shardCapacity * slotStride;
+    const views = Array.isArray(payloads) ? payloads : undefined;
+    const packed = Array.isArray(payloads) ? undefined : payloads;
+    let index = position & mask;
+    for (let j = 0; j < n; j++) {
+      const off = shardBase + index * slotStride;
+      const w = off >> 2;
+      const at = off + HEADER_BYTES;
+      let len: number;
+      if (views !== undefined) {
+        const payload = views[from + j] as Uint8Array;
+        len = payload.byteLength;
+        u8.set(payload, at);
+      } else {
+        const p = packed as PackedPayloads;
+        const start = p.starts[from + j] as number;
+        len = p.lengths[from + j] as number;
+        if (len <= SMALL_COPY_BYTES) {
+          const bytes = p.bytes;
+          for (let b = 0; b < len; b++) u8[at + b] = bytes[start + b] as number;
+        } else u8.set(p.bytes.subarray(start, start + len), at);
+      }
+      const id = firstId + j;
+      i32[w + SlotHeader.PAYLOAD_LEN] = len;
+      i32[w + SlotHeader.ID_LO] = id >>> 0;
+      i32[w + SlotHeader.ID_HI] = id > 0xffffffff ? Math.floor(id / 4294967296) : 0;
+      i32[w + SlotHeader.KEY_HASH] = 0;
+      i32[w + SlotHeader.FLAGS] = 0;
+      i32[w + SlotHeader.ATTEMPTS] = 0;
+      f64[(off + ENQUEUED_AT_BYTE) >> 3] = enqueuedAt;
+      index = (index + 1) & mask;
+    }
+    this.publish(shard, position, n);
+  }
+
+  /**
    * Publishes written slots [position, position + n) as READY, then wakes the shard's consumer if it
    * sleeps. Order: the READY store releases the payload; the doorbell load comes after it, so either the
    * consumer's re-check (after it set the doorbell) sees READY or we see the doorbell and notify.
    */
   publish(shard: number, position: number, n: number): void {
+    const { i32 } = this;
+    const { slotStride, shardCapacity } = this.layout;
+    const mask = shardCapacity - 1;
+    const shardWordBase = (this.layout.slotsOffset + shard * shardCapacity * slotStride) >> 2;
+    const strideWords = slotStride >> 2;
+    let index = position & mask;
     for (let i = 0; i < n; i++) {
-      Atomics.store(this.i32, (slotByteOffset(this.layout, shard, (position + i) | 0) >> 2) + SlotHeader.STATE, SlotState.READY);
+      Atomics.store(i32, shardWordBase + index * strideWords + SlotHeader.STATE, SlotState.READY);
+      index = (index + 1) & mask;
     }
     const bell = consumerDoorbellWord(this.layout, shard);
-    if (Atomics.load(this.i32, bell) === 1) {
-      Atomics.store(this.i32, bell, 0);
-      Atomics.notify(this.i32, bell);
+    if (Atomics.load(i32, bell) === 1) {
+      Atomics.store(i32, bell, 0);
+      Atomics.notify(i32, bell);
     }
   }
 
@@ -186,29 +241,63 @@ export class SlotRing {
   }
 
   /**
+   * How many slots from a shard's harvest tail are DONE, up to `max`: the run `harvest` may take next. The
+   * loads are acquires, so the results of the slots counted are visible to this thread.
+   */
+  doneRun(shard: number, max: number): number {
+    const { i32 } = this;
+    const { slotStride, shardCapacity } = this.layout;
+    const mask = shardCapacity - 1;
+    const shardWordBase = (this.layout.slotsOffset + shard * shardCapacity * slotStride) >> 2;
+    const strideWords = slotStride >> 2;
+    let index = Atomics.load(i32, shardWord(shard, ShardControl.HARVEST_TAIL)) & mask;
+    // Never past one lap: every slot of a full shard may be DONE, and nothing here marks them seen.
+    const limit = Math.min(max, shardCapacity);
+    let n = 0;
+    while (n < limit && Atomics.load(i32, shardWordBase + index * strideWords + SlotHeader.STATE) === SlotState.DONE) {
+      n++;
+      index = (index + 1) & mask;
+    }
+    return n;
+  }
+
+  /**
+   * Frees the `n` slots at a shard's harvest tail (they were read): each becomes EMPTY, then the new
+   * HARVEST_TAIL is published, which is what lets producers reuse them, and producers waiting for space
+   * are woken. The EMPTY stores can be plain: only the tail store publishes them, and no one else writes
+   * a slot between DONE and the tail passing it.
+   */
+  release(shard: number, n: number): void {
+    if (n <= 0) return;
+    const { i32 } = this;
+    const { slotStride, shardCapacity } = this.layout;
+    const mask = shardCapacity - 1;
+    const shardWordBase = (this.layout.slotsOffset + shard * shardCapacity * slotStride) >> 2;
+    const strideWords = slotStride >> 2;
+    const tailIdx = shardWord(shard, ShardControl.HARVEST_TAIL);
+    const tail = Atomics.load(i32, tailIdx);
+    let index = tail & mask;
+    for (let i = 0; i < n; i++) {
+      i32[shardWordBase + index * strideWords + SlotHeader.STATE] = SlotState.EMPTY;
+      index = (index + 1) & mask;
+    }
+    Atomics.store(i32, tailIdx, (tail + n) | 0);
+    if (Atomics.load(i32, Control.SPACE_WAITERS) > 0) {
+      Atomics.add(i32, Control.SPACE_DOORBELL, 1);
+      Atomics.notify(i32, Control.SPACE_DOORBELL);
+    }
+  }
+
+  /**
    * Hands DONE slots of a shard to `visit`, in position order, stopping at the first slot not DONE (this
-   * is what makes per-key completions FIFO) or after `max`. Each visited slot is set EMPTY, then the new
-   * HARVEST_TAIL is published, which is what lets producers reuse them. Returns how many were harvested.
+   * is what makes per-key completions FIFO) or after `max`, then frees them (`release`). Returns how many
+   * were harvested.
    */
   harvest(shard: number, max: number, visit: (slotOffset: number) => void): number {
-    const tailIdx = shardWord(shard, ShardControl.HARVEST_TAIL);
-    const tail = Atomics.load(this.i32, tailIdx);
-    let n = 0;
-    while (n < max) {
-      const off = slotByteOffset(this.layout, shard, (tail + n) | 0);
-      const stateIdx = (off >> 2) + SlotHeader.STATE;
-      if (Atomics.load(this.i32, stateIdx) !== SlotState.DONE) break;
-      visit(off);
-      Atomics.store(this.i32, stateIdx, SlotState.EMPTY);
-      n++;
-    }
-    if (n > 0) {
-      Atomics.store(this.i32, tailIdx, (tail + n) | 0);
-      if (Atomics.load(this.i32, Control.SPACE_WAITERS) > 0) {
-        Atomics.add(this.i32, Control.SPACE_DOORBELL, 1);
-        Atomics.notify(this.i32, Control.SPACE_DOORBELL);
-      }
-    }
+    const n = this.doneRun(shard, max);
+    const tail = this.harvestTail(shard);
+    for (let i = 0; i < n; i++) visit(slotByteOffset(this.layout, shard, (tail + i) | 0));
+    this.release(shard, n);
     return n;
   }
 

@@ -4,7 +4,7 @@
 // traces and the dashboard's windowed percentiles.
 import type { Span } from '@opentelemetry/api';
 import * as hdr from 'hdr-histogram-js';
-import { batchCount } from '../core/producer.js';
+import { batchCount } from '../core/batch-payloads.js';
 import {
   type BatchPayloads,
   type Completion,

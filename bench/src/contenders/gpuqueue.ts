@@ -141,7 +141,13 @@ function pollOnce(): number {
     const b = bulk;
     n = q.pollCompletionsInto(b);
     const atMs = performance.now();
+    // Completions of one batch read in one poll share a latency: settle them in place and record the
+    // latency once per batch per poll (as the CUDA baselines record once per batch), not per message.
+    let o: OutstandingBatch | undefined;
+    let span: IdSpan | undefined;
+    let settled = 0;
     for (let i = 0; i < n; i++) {
+      const id = b.ids[i] as number;
       const ok = b.statuses[i] === BatchStatus.OK;
       if (!ok) dead++;
       const at = b.resultOffsets[i] as number;
@@ -150,8 +156,21 @@ function pollOnce(): number {
         ok && b.resultLengths[i] === 4
           ? ((r[at] as number) | ((r[at + 1] as number) << 8) | ((r[at + 2] as number) << 16) | ((r[at + 3] as number) << 24)) >>> 0
           : -1;
-      settleOrKeep({ id: b.ids[i] as number, ok, attempts: b.attempts[i] as number, value, atMs });
+      if (o === undefined || span === undefined || id < span.firstId || id >= span.firstId + span.count) {
+        if (o !== undefined && settled > 0) finishSettled(o, atMs, settled);
+        settled = 0;
+        const found = findSpan(id);
+        if (found === undefined) {
+          o = undefined;
+          early.set(id, { id, ok, attempts: b.attempts[i] as number, value, atMs });
+          continue;
+        }
+        [o, span] = found;
+      }
+      checkOutcome(o, span, id, ok, b.attempts[i] as number, value);
+      settled++;
     }
+    if (o !== undefined && settled > 0) finishSettled(o, atMs, settled);
   } else {
     const got = q.pollCompletions(POLL_MAX);
     n = got.length;
@@ -168,30 +187,43 @@ function pollOnce(): number {
 
 /** Settles a completion whose batch and span are known, else keeps it until its ids come back. */
 function settleOrKeep(c: Outcome): void {
+  const found = findSpan(c.id);
+  if (found === undefined) early.set(c.id, c);
+  else settle(found[0], found[1], c);
+}
+
+/** The outstanding batch and span an id belongs to, once its enqueue has told us. */
+function findSpan(id: number): [OutstandingBatch, IdSpan] | undefined {
   for (const o of outstanding) {
-    for (const span of o.spans) {
-      if (c.id >= span.firstId && c.id < span.firstId + span.count) {
-        settle(o, span, c);
-        return;
-      }
-    }
+    for (const span of o.spans) if (id >= span.firstId && id < span.firstId + span.count) return [o, span];
   }
-  early.set(c.id, c);
+  return undefined;
 }
 
 function settle(o: OutstandingBatch, span: IdSpan, c: Outcome): void {
-  probe.recordNs((c.atMs - o.startedMs) * 1e6);
-  probe.retries += c.attempts - 1;
-  const mustFail = failRate > 0 && faultFails(c.id, 0, { failRate, ...FAULT_PARAMS });
+  checkOutcome(o, span, c.id, c.ok, c.attempts, c.value);
+  finishSettled(o, c.atMs, 1);
+}
+
+/** Checks one completion against the reference (checksum, or the fault handler's verdict). */
+function checkOutcome(o: OutstandingBatch, span: IdSpan, id: number, ok: boolean, attempts: number, value: number): void {
+  probe.retries += attempts - 1;
+  const mustFail = failRate > 0 && faultFails(id, 0, { failRate, ...FAULT_PARAMS });
   if (mustFail) probe.expectedDeadLetters++;
-  if (c.ok) {
-    const expected = o.expected[span.offset + c.id - span.firstId];
-    if (mustFail || c.value !== expected) probe.mismatches++;
+  if (ok) {
+    const expected = o.expected[span.offset + id - span.firstId];
+    if (mustFail || value !== expected) probe.mismatches++;
   } else {
     probe.deadLetters++;
     if (!mustFail) probe.mismatches++;
   }
-  if (--o.left === 0) {
+}
+
+/** `count` completions of a batch were checked, all read at `atMs`: record their latency, resolve when all are in. */
+function finishSettled(o: OutstandingBatch, atMs: number, count: number): void {
+  probe.recordNs((atMs - o.startedMs) * 1e6, count);
+  o.left -= count;
+  if (o.left === 0) {
     outstanding.splice(outstanding.indexOf(o), 1);
     o.resolve();
   }

@@ -3,7 +3,7 @@
 // the queue's slotBytes, so a payload the queue could never hold is refused with 413 before it is read.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { batchCount } from '../../core/producer.js';
+import { batchCount } from '../../core/batch-payloads.js';
 import { type BatchPayloads, InvalidArgumentError, type MessageKey } from '../../index.js';
 import { type BatchLimits, batchTooLarge, payloadTooLarge, splitFrames } from '../batch-wire.js';
 import type { ServedQueue } from '../served-queue.js';

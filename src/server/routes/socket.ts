@@ -13,7 +13,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import { batchCount } from '../../core/producer.js';
+import { batchCount } from '../../core/batch-payloads.js';
 import { type BatchPayloads, type Completion, InvalidArgumentError, type MessageKey } from '../../index.js';
 import { CompletionRecords, splitFrames } from '../batch-wire.js';
 import { toHttpError } from '../http-errors.js';
