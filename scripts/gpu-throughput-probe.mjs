@@ -3,7 +3,7 @@
 // enqueues a batch (enqueueBatch), the kernel runs it (time until every slot is DONE, watched without
 // harvesting), then the owner harvests it (pollCompletionsInto). Per message, p50 over the rounds.
 // Reads the queue's ring (a private field) to see DONE without harvesting: a diagnostic, not an API.
-//   node scripts/gpu-throughput-probe.mjs [--backend cuda] [--batch 8192] [--payload 256] [--rounds 40]
+//   node scripts/gpu-throughput-probe.mjs [--backend cuda] [--batch 8192] [--payload 256] [--rounds 40] [--pause]
 import { parseArgs } from 'node:util';
 import { createCompletionBatch, fnv1a, open } from '../dist/src/index.js';
 
@@ -14,6 +14,9 @@ const { values } = parseArgs({
     payload: { type: 'string', default: '256' },
     rounds: { type: 'string', default: '40' },
     capacity: { type: 'string' },
+    // Pause the queue while the host enqueues and harvests: the kernel then polls no slot over PCIe, which
+    // shows what its polling costs the host's own memory traffic.
+    pause: { type: 'boolean', default: false },
   },
 });
 const batch = Number(values.batch);
@@ -33,11 +36,14 @@ const doneCount = () => {
 const stages = { enqueue: [], gpu: [], harvest: [] };
 let bad = 0;
 for (let r = 0; r < Number(values.rounds); r++) {
+  if (values.pause) q.pause();
   const t0 = performance.now();
   const ids = await q.enqueueBatch(payloads);
   const t1 = performance.now();
+  if (values.pause) q.resume();
   while (doneCount() < batch) {}
   const t2 = performance.now();
+  if (values.pause) q.pause();
   let got = 0;
   while (got < batch) {
     const n = q.pollCompletionsInto(into);
@@ -49,6 +55,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
     got += n;
   }
   const t3 = performance.now();
+  if (values.pause) q.resume();
   if (r >= 5) {
     stages.enqueue.push(((t1 - t0) * 1e6) / batch);
     stages.gpu.push(((t2 - t1) * 1e6) / batch);
@@ -62,6 +69,8 @@ const line = {
   batch,
   payloadBytes,
   capacity,
+  pausedDuringHostPhases: values.pause,
+  wake: process.env.GPUQUEUE_CUDA_WAKE ?? 'default',
   nsPerMessage: { enqueue: +p50(stages.enqueue), kernel: +p50(stages.gpu), harvest: +p50(stages.harvest) },
   mismatches: bad,
 };

@@ -196,7 +196,7 @@ export class Queue implements AsyncDisposable {
   async enqueueBatch(payloads: BatchPayloads, options: EnqueueBatchOptions = {}): Promise<number[]> {
     checkEnqueueOptionNames('enqueueBatch', options);
     this.checkAccepting();
-    if (Array.isArray(payloads)) for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
+    if (Array.isArray(payloads)) this.producer.checkPayloads(payloads);
     else payloads = this.producer.checkPacked(payloads);
     const count = batchCount(payloads);
     let keys: (MessageKey | undefined)[] | undefined;

@@ -34,7 +34,7 @@ export class RemoteProducer {
 
   async enqueueBatch(payloads: Uint8Array[], options: EnqueueBatchOptions = {}): Promise<number[]> {
     checkEnqueueOptionNames('enqueueBatch', options);
-    for (let i = 0; i < payloads.length; i++) this.producer.checkPayload(payloads[i], `payloads[${i}]`);
+    this.producer.checkPayloads(payloads);
     const keys = options.keys?.map((k, i) => this.producer.checkKey(k, `keys[${i}]`));
     const timeoutMs = options.timeoutMs === undefined ? this.enqueueTimeoutMs : checkTimeout('timeoutMs', options.timeoutMs);
     return this.producer.enqueueMany(payloads, keys, timeoutMs, options.signal, options.onIds);

@@ -41,6 +41,8 @@ export type SpaceWait = (ms: number, retry: () => boolean) => Promise<void>;
 
 const MAX_KEY_LENGTH = 1024;
 
+const payloadName = (index: number | undefined): string => (index === undefined ? 'payload' : `payloads[${index}]`);
+
 const OPTION_NAMES = { enqueue: ['key', 'timeoutMs', 'signal'], enqueueBatch: ['keys', 'timeoutMs', 'signal', 'onIds'] } as const;
 
 /**
@@ -93,14 +95,22 @@ export class Producer {
 
   // ---- checks ----
 
-  checkPayload(payload: unknown, where = 'payload'): Uint8Array {
+  /** Checks one payload; `index` names it in the error when it is one of a batch. */
+  checkPayload(payload: unknown, index?: number): Uint8Array {
     if (!(payload instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`${where} must be a Uint8Array or Buffer; got ${describeValue(payload)}`);
+      throw new InvalidArgumentError(`${payloadName(index)} must be a Uint8Array or Buffer; got ${describeValue(payload)}`);
     }
     if (payload.byteLength > this.slotBytes) {
-      throw new InvalidArgumentError(`${where} is ${payload.byteLength} bytes; the queue's slotBytes allows at most ${this.slotBytes}`);
+      throw new InvalidArgumentError(
+        `${payloadName(index)} is ${payload.byteLength} bytes; the queue's slotBytes allows at most ${this.slotBytes}`,
+      );
     }
     return payload;
+  }
+
+  /** Checks every payload of a batch given as views (the name of a bad one is built only when it is bad). */
+  checkPayloads(payloads: readonly unknown[]): void {
+    for (let i = 0; i < payloads.length; i++) this.checkPayload(payloads[i], i);
   }
 
   /**

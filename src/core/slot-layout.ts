@@ -46,6 +46,11 @@ export const Control = {
   ROUND_ROBIN: 15,
   /** How many consumers own shards (shard s belongs to consumer s % CONSUMERS). */
   CONSUMERS: 16,
+  /**
+   * Bumped by producers (by the count) after each run of READY stores: the cuda kernel's `watch` wake mode
+   * polls this one word instead of every shard. On a line of its own (byte 192): producers write it often.
+   */
+  PUBLISHED: 48,
 } as const;
 
 /** Byte offset of the 64-bit message id counter (BigInt64Array index = this / 8). */

@@ -201,6 +201,7 @@ export class SlotRing {
       Atomics.store(i32, shardWordBase + index * strideWords + SlotHeader.STATE, SlotState.READY);
       index = (index + 1) & mask;
     }
+    Atomics.add(i32, Control.PUBLISHED, n);
     const bell = consumerDoorbellWord(this.layout, shard);
     if (Atomics.load(i32, bell) === 1) {
       Atomics.store(i32, bell, 0);

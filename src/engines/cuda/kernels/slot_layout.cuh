@@ -37,6 +37,8 @@ constexpr uint32_t SPACE_DOORBELL = 13;
 constexpr uint32_t SPACE_WAITERS = 14;
 constexpr uint32_t ROUND_ROBIN = 15;
 constexpr uint32_t CONSUMERS = 16;
+/// Bumped by producers after each run of READY stores; polled by the watcher in wake mode `watch`.
+constexpr uint32_t PUBLISHED = 48;
 }  // namespace Control
 
 // Int32 word offsets inside one shard's control area (one cache line per writer).
