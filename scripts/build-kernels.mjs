@@ -7,7 +7,7 @@
 // `process_message`; the others are wrappers. Needs nvcc (no GPU): CI runs it so device code can't rot.
 //   node scripts/build-kernels.mjs [--out DIR] [-- extra nvcc flags]   (NVCC=/path/to/nvcc to pick a compiler)
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -29,7 +29,9 @@ async function handlerSources() {
   const dir = join(root, 'src', 'handlers');
   const leaves = [];
   const wrappers = [];
-  for (const entry of (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .sort((a, b) => a.name.localeCompare(b.name))) {
     const file = join(dir, entry.name, `${entry.name}.cu`);
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
@@ -71,9 +73,18 @@ async function main() {
     }
   });
   if (failed > 0) process.exit(1);
-  const manifest = { nvcc: version, flags: [...FLAGS, ...extra], kernel: 'gq_persistent_consumer', baselineKernel: 'gq_baseline_batch', handlers: leaves.map((l) => l.name), wrappers: wrappers.map((w) => w.name) };
+  const manifest = {
+    nvcc: version,
+    flags: [...FLAGS, ...extra],
+    kernel: 'gq_persistent_consumer',
+    baselineKernel: 'gq_baseline_batch',
+    handlers: leaves.map((l) => l.name),
+    wrappers: wrappers.map((w) => w.name),
+  };
   await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`${leaves.length} kernels + ${leaves.length} baselines (wrappers: ${manifest.wrappers.join(', ')}) in ${((performance.now() - started) / 1000).toFixed(1)} s with ${version}`);
+  console.log(
+    `${leaves.length} kernels + ${leaves.length} baselines (wrappers: ${manifest.wrappers.join(', ')}) in ${((performance.now() - started) / 1000).toFixed(1)} s with ${version}`,
+  );
 }
 
 await main();

@@ -6,7 +6,7 @@
 // host→GPU and GPU→host legs are only as good as the agreement of the two clocks; the GPU-side phases are
 // exact. Prints one JSON line per capacity with medians (p50) and p90s in µs.
 //   node scripts/gpu-latency.mjs [--n 3000] [--capacities 64,4096]
-//   GPUQUEUE_CUDA_WAKE, GPUQUEUE_CUDA_PUBLISH_WORD (as for scripts/gpu-rtt.mjs), GPUQUEUE_CUDA_STAGING=global
+//   GPUQUEUE_CUDA_WAKE (as for scripts/gpu-rtt.mjs), GPUQUEUE_CUDA_STAGING=global
 process.env.GPUQUEUE_CUDA_TRACE = '1';
 const { Producer } = await import('../dist/src/core/producer.js');
 const { SlotRing } = await import('../dist/src/core/slot-ring.js');
@@ -19,14 +19,6 @@ const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) +
 const n = Number(arg('--n', 3000));
 const capacities = arg('--capacities', '64,4096').split(',').map(Number);
 const kernelsDir = new URL('../dist/kernels-trace/', import.meta.url);
-const publishWord = Number(process.env.GPUQUEUE_CUDA_PUBLISH_WORD ?? 0);
-if (publishWord > 0) {
-  const publish = SlotRing.prototype.publish;
-  SlotRing.prototype.publish = function (shard, position, count) {
-    publish.call(this, shard, position, count);
-    Atomics.add(this.i32, publishWord, 1);
-  };
-}
 
 const hr0 = process.hrtime.bigint();
 const wall0 = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
@@ -79,7 +71,6 @@ for (const capacity of capacities) {
   const out = {
     capacity,
     wake: process.env.GPUQUEUE_CUDA_WAKE ?? 'default',
-    publishWord,
     describe: engine.describe(),
     traced: rows.length,
     fault: fault ? String(fault) : undefined,

@@ -4,9 +4,7 @@
 //   node scripts/gpu-rtt.mjs [cuda cpu ...] [--rtt-only] [--n 20000] [--capacities 4096,64] [--label text]
 // Environment: GPUQUEUE_DIST=<folder> runs another build (e.g. the previous commit's dist) through the
 // same script; GPUQUEUE_CUDA_WAKE=watch|poll|legacy and GPUQUEUE_CUDA_IDLE_NS pick the kernel's wake mode
-// and idle nap cap; GPUQUEUE_CUDA_PUBLISH_WORD=17 makes this process's producers bump that control word
-// after every publish (what SlotRing.publish would do with a Control.PUBLISHED), so `watch` can be
-// measured before the core has it.
+// and idle nap cap.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -27,17 +25,8 @@ if (engines.length === 0) engines.push('cuda', 'cpu');
 
 const dist = pathToFileURL(`${resolve(process.env.GPUQUEUE_DIST ?? new URL('../dist', import.meta.url).pathname)}/`);
 const { open } = await import(new URL('src/index.js', dist).href);
-const publishWord = Number(process.env.GPUQUEUE_CUDA_PUBLISH_WORD ?? 0);
-if (publishWord > 0) {
-  const { SlotRing } = await import(new URL('src/core/slot-ring.js', dist).href);
-  const publish = SlotRing.prototype.publish;
-  SlotRing.prototype.publish = function (shard, position, count) {
-    publish.call(this, shard, position, count);
-    Atomics.add(this.i32, publishWord, 1);
-  };
-}
 const pct = (a, q) => +a[Math.min(a.length - 1, Math.floor(q * a.length))].toFixed(2);
-const tag = { ...(label ? { label } : {}), wake: process.env.GPUQUEUE_CUDA_WAKE ?? 'default', publishWord };
+const tag = { ...(label ? { label } : {}), wake: process.env.GPUQUEUE_CUDA_WAKE ?? 'default' };
 
 async function rtt(backend, capacity) {
   const q = await open({ backend, handler: 'checksum', capacity, slotBytes: 256 });

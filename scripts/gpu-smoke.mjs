@@ -7,8 +7,7 @@
 //   node scripts/gpu-smoke.mjs [--quick] [--rtt-only]
 //     --quick: few messages, for compute-sanitizer; --rtt-only: the echo round trip alone.
 //     GPUQUEUE_KERNELS_DIR: another PTX build (e.g. an ordering experiment); GPUQUEUE_IDLE_NS: the idle nap cap;
-//     GPUQUEUE_CUDA_WAKE: the kernel's wake mode; GPUQUEUE_CUDA_PUBLISH_WORD=17: producers bump that control
-//     word after each publish (as a Control.PUBLISHED would), so wake mode `watch` can run.
+//     GPUQUEUE_CUDA_WAKE: the kernel's wake mode.
 // Prints one JSON line per case and a summary; exits 1 on any mismatch.
 import { pathToFileURL } from 'node:url';
 import { QueueFullError } from '../dist/src/core/errors.js';
@@ -21,14 +20,6 @@ import { planCudaRing } from '../dist/src/engines/cuda/plan.js';
 import { faultFails } from '../dist/src/handlers/fault/fault.js';
 import { buildJsHandler, handlerResultBytes, resolveHandler } from '../dist/src/handlers/registry.js';
 
-const publishWord = Number(process.env.GPUQUEUE_CUDA_PUBLISH_WORD ?? 0);
-if (publishWord > 0) {
-  const publish = SlotRing.prototype.publish;
-  SlotRing.prototype.publish = function (shard, position, count) {
-    publish.call(this, shard, position, count);
-    Atomics.add(this.i32, publishWord, 1);
-  };
-}
 const quick = process.argv.includes('--quick');
 const rttOnly = process.argv.includes('--rtt-only');
 const engineOptions = {

@@ -1,5 +1,6 @@
 // The public surface of gpuqueue: every export named.
 
+export type { BatchPayloads, PackedPayloads } from './core/batch-payloads.js';
 export type { Completion, CompletionBatch, CompletionStatus, DeadLetter } from './core/completions.js';
 export { BatchStatus, createCompletionBatch } from './core/completions.js';
 export {
@@ -28,7 +29,6 @@ export {
   rangePartitioner,
   roundRobinPartitioner,
 } from './core/partitioners.js';
-export type { BatchPayloads, PackedPayloads } from './core/batch-payloads.js';
 export type { EnqueueBatchOptions, EnqueueOptions, MessageKey } from './core/producer.js';
 export type { LatencySummary, QueueStats } from './core/stats.js';
 export type { EngineDiagnosis } from './engines/diagnose.js';

@@ -1,6 +1,8 @@
 // The public Queue, written once over the engine seam: it checks arguments and lifecycle state, produces
 // into the shared ring, harvests completions and keeps results, dead letters and stats. Engines only
 // consume the ring (engines/engine.ts).
+
+import { type BatchPayloads, batchCount } from './core/batch-payloads.js';
 import { BatchStatus, type Completion, type CompletionBatch, CompletionStore, type DeadLetter } from './core/completions.js';
 import {
   AbortedError,
@@ -16,14 +18,7 @@ import {
 import { ACTIVE_IDLE_MS, Harvester } from './core/harvester.js';
 import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
-import {
-  checkEnqueueOptionNames,
-  type EnqueueBatchOptions,
-  type EnqueueOptions,
-  type MessageKey,
-  Producer,
-} from './core/producer.js';
-import { type BatchPayloads, batchCount } from './core/batch-payloads.js';
+import { checkEnqueueOptionNames, type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
 import { Control, computeLayout, SlotHeader, SlotState } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';

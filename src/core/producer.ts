@@ -1,12 +1,12 @@
 // The producer: checks payloads and keys, takes ids, picks a shard (by key, else round robin), claims
 // slots and publishes them. Works on any thread that holds the ring. Waiting enqueues wait in one FIFO
 // so a later call never overtakes an earlier one (per-key order holds while the queue is full).
+
+import { type BatchPayloads, batchCount, type PackedPayloads, payloadAt } from './batch-payloads.js';
 import { AbortedError, describeValue, InvalidArgumentError, QueueFullError, ShutdownError, TimeoutError } from './errors.js';
 import { createPartitioner, hashKey, type Partitioner, type PartitionerSpec } from './partitioners.js';
 import { Control } from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';
-import { type BatchPayloads, batchCount, type PackedPayloads, payloadAt } from './batch-payloads.js';
-
 
 export type MessageKey = string | number;
 

@@ -3,6 +3,8 @@
 // owner thread harvests DONE slots in position order and frees them. Layout: slot-layout.ts; protocol
 // and fences: docs/protocol.md. JS Atomics are sequentially consistent, so a plain write followed by an
 // atomic store is visible to any thread whose atomic load sees that store.
+
+import type { BatchPayloads, PackedPayloads } from './batch-payloads.js';
 import {
   CONTROL_BYTES,
   Control,
@@ -22,7 +24,6 @@ import {
   shardWord,
   slotByteOffset,
 } from './slot-layout.js';
-import type { BatchPayloads, PackedPayloads } from './batch-payloads.js';
 
 /** Packed payloads up to this size are copied byte by byte: cheaper than making a view to `set` from. */
 const SMALL_COPY_BYTES = 32;

@@ -91,10 +91,16 @@ describe('computeLayout', () => {
 });
 
 describe('control block and slot header', () => {
-  it('gives every control word its own index inside the block, below the 64-bit id counter', () => {
+  it('gives every control word its own index inside the block, clear of the 64-bit id counter', () => {
     const words = Object.values(Control);
     assert.equal(new Set(words).size, words.length, 'control words are distinct');
-    for (const w of words) assert.ok(w >= 0 && (w + 1) * 4 <= ID_COUNTER_BYTE, `control word ${w}`);
+    for (const w of words) {
+      assert.ok(w >= 0 && (w + 1) * 4 <= CONTROL_BYTES, `control word ${w} inside the block`);
+      assert.ok((w + 1) * 4 <= ID_COUNTER_BYTE || w * 4 >= ID_COUNTER_BYTE + 8, `control word ${w} clear of the id counter`);
+    }
+    const published = Control.PUBLISHED * 4;
+    assert.equal(published % LINE_BYTES, 0, 'PUBLISHED, bumped by every producer, has a line of its own');
+    for (const w of words) if (w !== Control.PUBLISHED) assert.notEqual(Math.floor((w * 4) / LINE_BYTES), published / LINE_BYTES);
     assert.equal(ID_COUNTER_BYTE % 8, 0, 'the id counter is 8-aligned for BigInt64 atomics');
     assert.ok(ID_COUNTER_BYTE + 8 <= CONTROL_BYTES);
     assert.equal(CONTROL_BYTES % LINE_BYTES, 0);

@@ -116,4 +116,43 @@ describe('SlotRing', () => {
     );
     assert.equal(ring.harvestTail(1), 150);
   });
+  it('doneRun stops after one lap of a full shard whose every slot is DONE, and release frees exactly that run', () => {
+    const ring = SlotRing.create(geometry, 0);
+    for (let i = 0; i < geometry.shardCapacity; i++) {
+      const { position } = produce(ring, 0, [i]);
+      finish(ring, 0, position, [i, i]);
+    }
+    assert.equal(ring.freeSlots(0), 0);
+    assert.equal(ring.doneRun(0, Number.POSITIVE_INFINITY), geometry.shardCapacity);
+    assert.equal(ring.doneRun(0, 2), 2);
+    ring.release(0, geometry.shardCapacity);
+    assert.equal(ring.freeSlots(0), geometry.shardCapacity);
+    assert.equal(ring.doneRun(0, Number.POSITIVE_INFINITY), 0, 'released slots are EMPTY, not DONE');
+  });
+
+  it('writeRun writes a run of views or packed payloads with consecutive ids, across the end of the shard', () => {
+    const ring = SlotRing.create(geometry, 0);
+    // Move the shard's positions to 3 so a run of 3 wraps past the end (indices 3, 0, 1).
+    for (let i = 0; i < 3; i++) finish(ring, 0, produce(ring, 0, [9]).position, [9]);
+    ring.release(0, ring.doneRun(0, 3));
+    const packed = {
+      bytes: Uint8Array.from([1, 2, 3, 4, 5, 6, 7]),
+      starts: Uint32Array.from([0, 2, 3]),
+      lengths: Uint32Array.from([2, 1, 4]),
+    };
+    const position = ring.claim(0, 3);
+    assert.equal(position, 3);
+    const first = ring.takeIds(3);
+    ring.writeRun(0, position, packed, 0, 3, first, 99.5);
+    const expected = [[1, 2], [3], [4, 5, 6, 7]];
+    for (let j = 0; j < 3; j++) {
+      const off = slotByteOffset(ring.layout, 0, position + j);
+      assert.equal(ring.stateAt(0, position + j), SlotState.READY);
+      assert.deepEqual([...ring.payloadAt(off)], expected[j]);
+      assert.equal(ring.idAt(off), first + j);
+      assert.equal(ring.enqueuedAt(off), 99.5);
+      assert.equal(ring.field(off, SlotHeader.FLAGS), 0);
+    }
+    assert.equal(ring.control(Control.PUBLISHED), 6, 'PUBLISHED counts every slot published');
+  });
 });

@@ -8,8 +8,7 @@
 // unusable here, and later cuda queues fail at once with that reason while `auto` moves on.
 //
 // Diagnostics (environment, read when an engine is built; measurements in bench/results/*cuda*):
-// GPUQUEUE_CUDA_WAKE=poll|watch|legacy (wake mode), GPUQUEUE_CUDA_PUBLISH_WORD (the control word producers
-// bump, for `watch`), GPUQUEUE_CUDA_KERNELS_DIR (another PTX build), GPUQUEUE_CUDA_IDLE_NS (idle nap cap),
+// GPUQUEUE_CUDA_WAKE=poll|watch|legacy (wake mode), GPUQUEUE_CUDA_KERNELS_DIR (another PTX build), GPUQUEUE_CUDA_IDLE_NS (idle nap cap),
 // GPUQUEUE_CUDA_STAGING=global (never stage in shared memory), GPUQUEUE_CUDA_TRACE=1 (room for the phase
 // stamps of a -DGQ_TRACE build; readTrace()), GPUQUEUE_CUDA_TIMEOUT_MS (start and stop waits: raise it
 // under compute-sanitizer).
@@ -52,8 +51,8 @@ export interface CudaEngineOptions {
   /**
    * How a block learns its shard has new work: `poll` (each block polls its own shard, one PCIe round
    * trip per look), `watch` (the watcher polls a producers' publish counter and tells the blocks through
-   * device memory; needs Control.PUBLISHED or GPUQUEUE_CUDA_PUBLISH_WORD, else it runs as `poll`; measured
-   * 1.2-1.5× slower than `poll` on the H100), `legacy` (poll, and each block reads STOP and PAUSED over
+   * device memory: Control.PUBLISHED, which producers bump after each run; measured 1.2-1.5× slower round
+   * trips than `poll` on the H100, and no faster batches), `legacy` (poll, and each block reads STOP and PAUSED over
    * PCIe too: the old kernel's polling, for measurements). **Default:** `poll`; env GPUQUEUE_CUDA_WAKE
    * overrides.
    */
@@ -65,12 +64,6 @@ const KERNEL = 'gq_persistent_consumer';
 const STOP_ABORT = 2;
 /** The handler name of a user's CUDA source (src/handlers/cuda). */
 const USER_CUDA_HANDLER = 'cuda';
-/**
- * The producers' publish counter (`Control.PUBLISHED` in slot-layout.ts: bumped by SlotRing.publish after
- * the READY stores), when the core has one; GPUQUEUE_CUDA_PUBLISH_WORD names it for experiments.
- */
-const publishWord = (): number =>
-  (Control as Record<string, number | undefined>).PUBLISHED ?? Number(process.env.GPUQUEUE_CUDA_PUBLISH_WORD ?? 0);
 const WAKE_MODES: readonly WakeModeName[] = ['watch', 'poll', 'legacy'];
 /** Errors a kernel leaves on its context for good (cuda.h: "the process must terminate" or reset the context). */
 const STICKY_ERRORS = new Set([
@@ -157,9 +150,7 @@ export class CudaEngine implements Engine {
     const consumers = layout.consumers;
     if (consumers > MAX_CONSUMERS)
       throw new EngineUnavailableError(`the cuda engine runs at most ${MAX_CONSUMERS} consumer blocks; the ring has ${consumers}`);
-    let wake = this.options.wake;
-    const counter = publishWord();
-    if (wake === 'watch' && counter === 0) wake = 'poll'; // nothing to watch: the ring has no publish counter
+    const wake = this.options.wake;
     const ptx = this.kernelPtx();
     const driver = new CudaDriver(loadCudaLibrary());
     const deviceHandle = driver.device(this.options.device);
@@ -204,7 +195,7 @@ export class CudaEngine implements Engine {
         blockThreads,
         scratch: running.scratch,
         wakeMode: WakeMode[wake.toUpperCase() as keyof typeof WakeMode],
-        publishWord: wake === 'watch' ? counter : 0,
+        publishWord: wake === 'watch' ? Control.PUBLISHED : 0,
         stagingShared,
       });
       const beat = ring.control(Control.HEARTBEAT);
