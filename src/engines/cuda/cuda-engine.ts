@@ -50,11 +50,12 @@ export interface CudaEngineOptions {
   timeoutMs?: number;
   /**
    * How a block learns its shard has new work: `poll` (each block polls its own shard, one PCIe round
-   * trip per look), `watch` (the watcher polls a producers' publish counter and tells the blocks through
-   * device memory: Control.PUBLISHED, which producers bump after each run; measured 1.2-1.5× slower round
-   * trips than `poll` on the H100, and no faster batches), `legacy` (poll, and each block reads STOP and PAUSED over
-   * PCIe too: the old kernel's polling, for measurements). **Default:** `poll`; env GPUQUEUE_CUDA_WAKE
-   * overrides.
+   * trip per look), `watch` (the watcher polls the producers' counter Control.PUBLISHED and tells the
+   * blocks through device memory; a block polls its shard only while it has work: lone round trips
+   * 2-3 µs slower, batches no faster in a same-boot A/B on the H100, whose run-to-run spread is 2×:
+   * bench/results/2026-11-24-cuda-host-path-h100.md), `legacy` (poll, and each block reads STOP and
+   * PAUSED over PCIe too: the old kernel's polling, for measurements). **Default:** `poll`; env
+   * GPUQUEUE_CUDA_WAKE overrides.
    */
   wake?: WakeModeName;
 }
