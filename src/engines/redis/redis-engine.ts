@@ -61,6 +61,9 @@ const DOORBELL_SLEEP_MS = 100;
 const INBOX_TTL_MS = 10 * 60_000;
 /** Batches grow while they come back within this long, and shrink when they take twice as long. */
 const BATCH_TARGET_MS = 20;
+/** Read inbox entries are deleted at most this long after, or at once when this many are gathered. */
+const INBOX_DELETE_MS = 20;
+const INBOX_DELETE_MAX = 256;
 /** Batches out per partition at most (what pause() cannot stop). */
 const WINDOW = 2;
 
@@ -93,6 +96,10 @@ export class RedisEngine implements Engine {
   private sleeping = false;
   private pumpQueued = false;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** Inbox entries read and not yet deleted, by inbox (deleteLater). */
+  private readonly readIds = new Map<string, string[]>();
+  private readIdCount = 0;
+  private deleteTimer: NodeJS.Timeout | undefined;
   /** The last Redis failure while it lasts (cleared by the next success): shown by describe(). */
   private failure: string | undefined;
 
@@ -156,6 +163,8 @@ export class RedisEngine implements Engine {
     // A blocked XREAD returns at once when its connection goes away.
     for (const reader of this.readers) reader.disconnect();
     await Promise.all(this.loops);
+    // The inboxes are deleted below: what was read need not be deleted entry by entry.
+    clearTimeout(this.deleteTimer);
     const client = this.client;
     if (!client) return;
     const inboxes = Array.from({ length: this.ctx.ring.layout.shards }, (_, p) => inboxKey(this.config.name, p, this.producerId));
@@ -187,6 +196,9 @@ export class RedisEngine implements Engine {
   private schedulePump(): void {
     if (this.pumpQueued || this.stopping) return;
     this.pumpQueued = true;
+    // A pump is coming: producers need not ring (a ring would only wake the doorbell wait for nothing,
+    // on the core that redis-server and the worker need). sleepUnlessReady() re-arms the bell.
+    Atomics.store(this.ctx.ring.i32, consumerDoorbellWord(this.ctx.ring.layout, 0), 0);
     setImmediate(this.pump);
   }
 
@@ -195,7 +207,6 @@ export class RedisEngine implements Engine {
    * producer on any thread that publishes READY sees the doorbell and notifies.
    */
   private sleepUnlessReady(): void {
-    if (this.sleeping) return;
     const { ring } = this.ctx;
     const bell = consumerDoorbellWord(ring.layout, 0);
     Atomics.store(ring.i32, bell, 1);
@@ -206,6 +217,8 @@ export class RedisEngine implements Engine {
         return;
       }
     }
+    // A wait still pending (the bell was only silenced by schedulePump) wakes on the next ring.
+    if (this.sleeping) return;
     this.sleeping = true;
     const waited = Atomics.waitAsync(ring.i32, bell, 1, DOORBELL_SLEEP_MS);
     const wake = () => {
@@ -323,19 +336,38 @@ export class RedisEngine implements Engine {
         read.push([keys[k] as string, ids]);
       }
       if (completed > 0) {
-        // On this thread: hand the results over now; the doorbell still wakes a harvester asleep on it.
-        this.ctx.harvestNow?.();
-        this.wakeOwner();
+        // On this thread: hand the results over now. Ringing the harvester's doorbell as well would only
+        // wake it for an empty pass (and a new wait) per batch; without harvestNow, it is how results land.
+        if (this.ctx.harvestNow) {
+          this.ctx.harvestNow();
+          Atomics.add(this.ctx.ring.i32, Control.HEARTBEAT, 1);
+        } else this.wakeOwner();
       }
-      // Read once, by this producer only: delete them, so inboxes stay small — after the results are
-      // handed over, not on their way.
-      if (read.length > 0) {
-        setImmediate(() => {
-          for (const [key, ids] of read) this.client?.xdel(key, ...ids).catch(() => {});
-        });
-      }
+      // Read once, by this producer only: delete them, so inboxes stay small — not on the results' way,
+      // and not one XDEL per read: gathered for INBOX_DELETE_MS (one command, not one per round trip).
+      for (const [key, ids] of read) this.deleteLater(key, ids);
+      // Block again only after the waiters just completed have run (they may enqueue the next message,
+      // which the pump ships in this same check phase): sending the XREAD first would sit on their way.
+      if (completed > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
+
+  private deleteLater(key: string, ids: string[]): void {
+    const pending = this.readIds.get(key);
+    if (pending) pending.push(...ids);
+    else this.readIds.set(key, ids);
+    this.readIdCount += ids.length;
+    if (this.readIdCount >= INBOX_DELETE_MAX) this.deleteRead();
+    else this.deleteTimer ??= setTimeout(this.deleteRead, INBOX_DELETE_MS);
+  }
+
+  private readonly deleteRead = (): void => {
+    clearTimeout(this.deleteTimer);
+    this.deleteTimer = undefined;
+    for (const [key, ids] of this.readIds) this.client?.xdel(key, ...ids).catch(() => {});
+    this.readIds.clear();
+    this.readIdCount = 0;
+  };
 
   /** Writes one result entry into its batch's slots and publishes them DONE; returns how many. */
   private applyResults(fields: Buffer[]): number {

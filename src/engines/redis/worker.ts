@@ -54,6 +54,8 @@ export interface RedisWorkerStats {
 const MAX_RUNNERS = 4;
 /** Pending entries looked at per XPENDING call while recovering a partition. */
 const PENDING_PAGE = 64;
+/** How often a worker looks for partitions that producers added since its last lease round. */
+const DISCOVER_MS = 50;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -83,6 +85,10 @@ export class RedisWorker {
   /** Local engines by config digest; `users` counts batches between runnerFor() and the end of their run. */
   private readonly runners = new Map<string, { runner: Promise<LocalRunner>; usedAt: number; users: number }>();
   private leaseTimer: NodeJS.Timeout | undefined;
+  private discoverTimer: NodeJS.Timeout | undefined;
+  /** The partition count the last lease round saw: discover() runs a round when it grows. */
+  private knownPartitions = 0;
+  private discoverQueued = false;
   private leaseRound: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly counters = { batches: 0, messages: 0, deadLettered: 0, duplicates: 0, reclaimed: 0 };
@@ -108,6 +114,18 @@ export class RedisWorker {
       },
       Math.max(50, Math.floor(config.leaseMs / 3)),
     );
+    // Between lease rounds, a cheap look (one ZSCORE) for partitions that appeared since: a worker started
+    // before its producers would otherwise leave their first messages waiting up to leaseMs/3.
+    // At most one look queued: during an outage (commands wait for Redis) they must not pile up.
+    worker.discoverTimer = setInterval(() => {
+      if (worker.discoverQueued) return;
+      worker.discoverQueued = true;
+      worker.leaseRound = worker.leaseRound
+        .then(() => worker.discover())
+        .finally(() => {
+          worker.discoverQueued = false;
+        });
+    }, DISCOVER_MS);
     return worker;
   }
 
@@ -125,6 +143,7 @@ export class RedisWorker {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.leaseTimer);
+    clearInterval(this.discoverTimer);
     await this.leaseRound;
     await Promise.all([...this.owned.values()].map((o) => this.release(o)));
     for (const { runner } of this.runners.values()) await (await runner.catch(() => undefined))?.stop();
@@ -143,6 +162,7 @@ export class RedisWorker {
         if (renewed !== 1) await this.release(owned);
       }
       const partitions = Number((await this.client.zscore(partitionsKey(name), 'count')) ?? 0);
+      this.knownPartitions = partitions;
       const max = this.options.maxPartitions ?? Number.POSITIVE_INFINITY;
       // Start at a random partition, so workers starting together spread over the partitions.
       const offset = Math.floor(Math.random() * Math.max(1, partitions));
@@ -152,6 +172,17 @@ export class RedisWorker {
         const taken = await this.client.set(leaseKey(name, p), this.id, 'PX', leaseMs, 'NX');
         if (taken === 'OK') this.own(p);
       }
+    } catch (error) {
+      this.report(error as Error);
+    }
+  }
+
+  /** Runs a lease round now if producers registered more partitions than the last round saw. */
+  private async discover(): Promise<void> {
+    if (this.stopping || this.owned.size >= (this.options.maxPartitions ?? Number.POSITIVE_INFINITY)) return;
+    try {
+      const partitions = Number((await this.client.zscore(partitionsKey(this.config.name), 'count')) ?? 0);
+      if (partitions > this.knownPartitions) await this.renewAndAcquire();
     } catch (error) {
       this.report(error as Error);
     }
