@@ -340,7 +340,7 @@ export class RedisEngine implements Engine {
         // wake it for an empty pass (and a new wait) per batch; without harvestNow, it is how results land.
         if (this.ctx.harvestNow) {
           this.ctx.harvestNow();
-          Atomics.add(this.ctx.ring.i32, Control.HEARTBEAT, 1);
+          Atomics.add(this.ctx.ring.i32, Control.HEARTBEAT, 1); // as wakeOwner does: results arrive, the engine lives
         } else this.wakeOwner();
       }
       // Read once, by this producer only: delete them, so inboxes stay small — not on the results' way,
