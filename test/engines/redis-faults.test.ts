@@ -237,6 +237,53 @@ describe('redis engine faults', { skip: skip ?? false }, () => {
     }
   });
 
+  it("a worker's read reply lost with no connection event (as a Cluster node's may be): the periodic sweep still runs the entry", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    const redis = await PrivateRedis.start();
+    const name = uniqueQueueName('sweep');
+    let worker: RedisWorker | undefined;
+    try {
+      // A lease far longer than the test: only the worker's sweep can run the unseen delivery.
+      const leaseMs = 60_000;
+      const q = await openRedisQueue(redis.url, name, { redis: { url: redis.url, name, partitions: 1, leaseMs } });
+      worker = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 100, sweepMs: 300, redis: { url: redis.url, name, leaseMs } });
+      const first = await q.enqueue(payloadOf(1));
+      assert.equal((await q.result(first, { timeoutMs: EVENT_WAIT_MS })).status, 'ok');
+      // Drop the next reply that carries an entry, as a lost reply would: Redis delivered it to this
+      // worker's name, and the worker never saw it. (A private field: the hazard has no public handle.)
+      const reader = (worker as unknown as { owned: Map<number, { reader: Redis }> }).owned.get(0)?.reader;
+      assert.ok(reader, 'the worker owns partition 0');
+      const read = reader.xreadgroupBuffer.bind(reader) as (...args: unknown[]) => Promise<unknown>;
+      let dropped = 0;
+      (reader as unknown as { xreadgroupBuffer: (...args: unknown[]) => Promise<unknown> }).xreadgroupBuffer = async (...args) => {
+        const reply = await read(...args);
+        if (reply !== null && dropped === 0) {
+          dropped++;
+          return null;
+        }
+        return reply;
+      };
+      const payload = payloadOf(2);
+      const unseen = await q.enqueue(payload);
+      await assertAllChecksummed(q, [unseen], [payload], 20_000);
+      assert.equal(dropped, 1, 'a reply was dropped');
+      assert.ok(worker.stats().reclaimed >= 1, 'the sweep re-ran the entry whose reply was dropped');
+      await q.shutdown();
+      await assertNothingLeft(redis.url, name, 1);
+    } finally {
+      await worker?.stop();
+      await redis.stop();
+    }
+  });
+
+  it('refuses a worker blockMs or sweepMs that is not a positive number of milliseconds', async () => {
+    for (const bad of [0, -1, Number.NaN, '5']) {
+      await assert.rejects(RedisWorker.start({ sweepMs: bad as number }), /sweepMs must be a positive number of milliseconds/);
+      await assert.rejects(RedisWorker.start({ blockMs: bad as number }), /blockMs must be a positive number of milliseconds/);
+    }
+  });
+
   it('Redis restarted with no persistence: batches it lost are shipped again and every message completes', {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {

@@ -6,6 +6,7 @@
 // order, dead-lettering those delivered `maxDeliveries` times (lua/dead-letter.lua).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { describeValue, InvalidArgumentError } from '../../core/errors.js';
 import { HandlerStatus } from '../../core/handler-status.js';
 import { close, connect, duplicate, ensureGroup, type RedisClient } from './connection.js';
 import { type BatchConfig, decodeBatchConfig } from './handler-config.js';
@@ -28,6 +29,12 @@ export interface RedisWorkerOptions {
   maxPartitions?: number;
   /** How long a blocked XREADGROUP waits before looking at the lease again. **Default:** `1000` */
   blockMs?: number;
+  /**
+   * How often the worker re-runs entries delivered to it that it never saw: a read reply lost in a way its
+   * connection did not report (the `drops` guard below catches the reported ones at once). Such an entry
+   * would otherwise stay pending for as long as this worker keeps its lease. **Default:** `5000`
+   */
+  sweepMs?: number;
   /** Names this worker in leases and consumer groups. **Default:** `<host>-<pid>-<random>` */
   id?: string;
   /** Called with errors the worker recovers from (Redis outages, malformed entries). **Default:** none */
@@ -54,6 +61,8 @@ export interface RedisWorkerStats {
 const MAX_RUNNERS = 4;
 /** Pending entries looked at per XPENDING call while recovering a partition. */
 const PENDING_PAGE = 64;
+/** RedisWorkerOptions.sweepMs: how often a worker re-runs entries delivered to it that it never saw. */
+const DEFAULT_SWEEP_MS = 5000;
 /** How often a worker looks for partitions that producers added since its last lease round. */
 const DISCOVER_MS = 50;
 
@@ -102,6 +111,12 @@ export class RedisWorker {
 
   /** Connects (EngineUnavailableError when Redis cannot be reached) and starts taking partitions. */
   static async start(options: RedisWorkerOptions = {}): Promise<RedisWorker> {
+    for (const name of ['blockMs', 'sweepMs'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+        throw new InvalidArgumentError(`RedisWorker ${name} must be a positive number of milliseconds; got ${describeValue(value)}`);
+      }
+    }
     const config = resolveRedisOptions(options.redis);
     const client = await connect(config, 'worker');
     const worker = new RedisWorker(client, config, options);
@@ -211,12 +226,14 @@ export class RedisWorker {
   private async consume(owned: Owned): Promise<void> {
     const stream = streamKey(this.config.name, owned.partition);
     let recovered = false;
+    let nextSweep = 0;
     while (owned.held && !this.stopping) {
       try {
-        if (!recovered) {
+        if (!recovered || Date.now() >= nextSweep) {
           await ensureGroup(this.client, stream, GROUP);
           await this.recover(owned);
           recovered = true;
+          nextSweep = Date.now() + (this.options.sweepMs ?? DEFAULT_SWEEP_MS);
         }
         const drops = owned.drops;
         const reply = (await owned.reader.xreadgroupBuffer(
