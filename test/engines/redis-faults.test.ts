@@ -256,7 +256,9 @@ describe('redis engine faults', { skip: skip ?? false }, () => {
       assert.ok(reader, 'the worker owns partition 0');
       const read = reader.xreadgroupBuffer.bind(reader) as (...args: unknown[]) => Promise<unknown>;
       let dropped = 0;
+      let calls = 0;
       (reader as unknown as { xreadgroupBuffer: (...args: unknown[]) => Promise<unknown> }).xreadgroupBuffer = async (...args) => {
+        calls++;
         const reply = await read(...args);
         if (reply !== null && dropped === 0) {
           dropped++;
@@ -264,6 +266,8 @@ describe('redis engine faults', { skip: skip ?? false }, () => {
         }
         return reply;
       };
+      // A read already in flight went out unpatched: enqueue only once the loop reads through the patch.
+      await waitUntil('the worker to read through the patched reader', () => calls > 0);
       const payload = payloadOf(2);
       const unseen = await q.enqueue(payload);
       await assertAllChecksummed(q, [unseen], [payload], 20_000);
