@@ -3,6 +3,7 @@
 // thread counts where each thread still gets a real share of the batch, plus single-message round trips.
 // Sized to finish in about 6 minutes (full) and under 2 (--quick) on the H100 machine.
 import type { CaseSpec, ContenderName, GpuqueueBackend } from './contender.js';
+import type { TimedPlan } from './matrix.js';
 
 export interface LineupEntry {
   contender: ContenderName;
@@ -21,20 +22,11 @@ export interface LineupEntry {
   completions?: 'bulk';
 }
 
-export interface GpuMatrixPlan {
-  payloadBytes: number[];
-  batches: number[];
+export interface GpuMatrixPlan extends TimedPlan {
   /** Thread counts for lineup entries with producers: 'matrix'. */
   producerThreads: number[];
   /** More than the fewest producer threads only where each thread enqueues at least this many messages per batch. */
   minMessagesPerProducer: number;
-  warmupMs: number;
-  durationMs: number;
-  roundTripPayloadBytes: number[];
-  roundTripWarmupMs: number;
-  roundTripDurationMs: number;
-  /** Processes per case. */
-  repeats: number;
   lineup: LineupEntry[];
 }
 

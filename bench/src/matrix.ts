@@ -3,10 +3,10 @@
 // fault handler only; peers run each point once and report n/a there.
 import type { CaseSpec, ContenderName } from './contender.js';
 
-export interface MatrixPlan {
+/** What every plan has: the sizes measured, how long each case runs, the round trips, and processes per case. */
+export interface TimedPlan {
   payloadBytes: number[];
   batches: number[];
-  failRates: number[];
   warmupMs: number;
   durationMs: number;
   roundTripPayloadBytes: number[];
@@ -14,6 +14,10 @@ export interface MatrixPlan {
   roundTripDurationMs: number;
   /** Processes per case: gpuqueue's rate differs a lot from one process to the next on 2 cores. */
   repeats: number;
+}
+
+export interface MatrixPlan extends TimedPlan {
+  failRates: number[];
 }
 
 export const FULL: MatrixPlan = {

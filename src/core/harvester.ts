@@ -7,7 +7,7 @@
 import { BatchStatus, type CompletionBatch, type CompletionStore } from './completions.js';
 import { describeHandlerStatus, HandlerStatus } from './handler-status.js';
 import { wallClockMs } from './producer.js';
-import { Control, ENQUEUED_AT_BYTE, SlotFlag, SlotHeader, SlotState } from './slot-layout.js';
+import { Control, ENQUEUED_AT_BYTE, SlotFlag, SlotHeader, SlotState, shardSlotsByte } from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';
 import type { StatsRecorder } from './stats.js';
 
@@ -70,7 +70,7 @@ export class Harvester {
    */
   harvestInto(into: CompletionBatch, at: number, used: number): number {
     const ring = this.ring;
-    const { shards, resultOffset, slotStride, shardCapacity, slotsOffset } = ring.layout;
+    const { shards, resultOffset, slotStride, shardCapacity } = ring.layout;
     const resultBytes = Math.max(1, ring.layout.resultBytes);
     const { i32, u8, f64 } = ring;
     const stats = this.stats;
@@ -85,7 +85,7 @@ export class Harvester {
       if (room <= 0) break;
       const n = ring.doneRun(s, room);
       if (n === 0) continue;
-      const shardBase = slotsOffset + s * shardCapacity * slotStride;
+      const shardBase = shardSlotsByte(ring.layout, s);
       let index = ring.harvestTail(s) & mask;
       for (let k = 0; k < n; k++, i++) {
         const off = shardBase + index * slotStride;

@@ -146,6 +146,10 @@ export const shardWord = (shard: number, word: number): number => (CONTROL_BYTES
 export const consumerDoorbellWord = (layout: RingLayout, shard: number): number =>
   (CONTROL_BYTES + layout.shards * SHARD_CONTROL_BYTES + (shard % layout.consumers) * CONSUMER_DOORBELL_BYTES) / 4;
 
+/** Byte offset of a shard's first slot (its slots follow at slotStride, in index order). */
+export const shardSlotsByte = (layout: RingLayout, shard: number): number =>
+  layout.slotsOffset + shard * layout.shardCapacity * layout.slotStride;
+
 /** Byte offset of a slot: `position` may be any wrapped 32-bit position of that shard. */
 export const slotByteOffset = (layout: RingLayout, shard: number, position: number): number =>
-  layout.slotsOffset + (shard * layout.shardCapacity + (position & (layout.shardCapacity - 1))) * layout.slotStride;
+  shardSlotsByte(layout, shard) + (position & (layout.shardCapacity - 1)) * layout.slotStride;

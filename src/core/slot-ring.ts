@@ -4,7 +4,7 @@
 // and fences: docs/protocol.md. JS Atomics are sequentially consistent, so a plain write followed by an
 // atomic store is visible to any thread whose atomic load sees that store.
 
-import type { BatchPayloads, PackedPayloads } from './batch-payloads.js';
+import { type BatchPayloads, type PackedPayloads, payloadAt } from './batch-payloads.js';
 import {
   CONTROL_BYTES,
   Control,
@@ -21,6 +21,7 @@ import {
   SlotFlag,
   SlotHeader,
   SlotState,
+  shardSlotsByte,
   shardWord,
   slotByteOffset,
 } from './slot-layout.js';
@@ -130,16 +131,21 @@ export class SlotRing {
   /** Writes a claimed slot's header and payload (plain writes: `publish` makes them visible). */
   write(shard: number, position: number, payload: Uint8Array, id: number, keyHash: number, hasKey: boolean, enqueuedAt: number): void {
     const off = slotByteOffset(this.layout, shard, position);
+    this.writeHeader(off, payload.byteLength, id, keyHash, hasKey, enqueuedAt);
+    this.u8.set(payload, off + HEADER_BYTES);
+  }
+
+  /** The header a producer writes into a claimed slot (plain writes: `publish` makes them visible). */
+  private writeHeader(off: number, len: number, id: number, keyHash: number, hasKey: boolean, enqueuedAt: number): void {
     const w = off >> 2;
     const i32 = this.i32;
-    i32[w + SlotHeader.PAYLOAD_LEN] = payload.byteLength;
+    i32[w + SlotHeader.PAYLOAD_LEN] = len;
     i32[w + SlotHeader.ID_LO] = id >>> 0;
     i32[w + SlotHeader.ID_HI] = Math.floor(id / 4294967296);
     i32[w + SlotHeader.KEY_HASH] = keyHash | 0;
     i32[w + SlotHeader.FLAGS] = hasKey ? SlotFlag.HAS_KEY : 0;
     i32[w + SlotHeader.ATTEMPTS] = 0;
     this.f64[(off + ENQUEUED_AT_BYTE) >> 3] = enqueuedAt;
-    this.u8.set(payload, off + HEADER_BYTES);
   }
 
   /**
@@ -148,16 +154,15 @@ export class SlotRing {
    * whole run, the slot offset stepped rather than recomputed (this loop is the batch path's cost).
    */
   writeRun(shard: number, position: number, payloads: BatchPayloads, from: number, n: number, firstId: number, enqueuedAt: number): void {
-    const { i32, u8, f64 } = this;
+    const { u8 } = this;
     const { slotStride, shardCapacity } = this.layout;
     const mask = shardCapacity - 1;
-    const shardBase = this.layout.slotsOffset + shard * shardCapacity * slotStride;
+    const shardBase = shardSlotsByte(this.layout, shard);
     const views = Array.isArray(payloads) ? payloads : undefined;
     const packed = Array.isArray(payloads) ? undefined : payloads;
     let index = position & mask;
     for (let j = 0; j < n; j++) {
       const off = shardBase + index * slotStride;
-      const w = off >> 2;
       const at = off + HEADER_BYTES;
       let len: number;
       if (views !== undefined) {
@@ -171,16 +176,9 @@ export class SlotRing {
         if (len <= SMALL_COPY_BYTES) {
           const bytes = p.bytes;
           for (let b = 0; b < len; b++) u8[at + b] = bytes[start + b] as number;
-        } else u8.set(p.bytes.subarray(start, start + len), at);
+        } else u8.set(payloadAt(p, from + j), at);
       }
-      const id = firstId + j;
-      i32[w + SlotHeader.PAYLOAD_LEN] = len;
-      i32[w + SlotHeader.ID_LO] = id >>> 0;
-      i32[w + SlotHeader.ID_HI] = id > 0xffffffff ? Math.floor(id / 4294967296) : 0;
-      i32[w + SlotHeader.KEY_HASH] = 0;
-      i32[w + SlotHeader.FLAGS] = 0;
-      i32[w + SlotHeader.ATTEMPTS] = 0;
-      f64[(off + ENQUEUED_AT_BYTE) >> 3] = enqueuedAt;
+      this.writeHeader(off, len, firstId + j, 0, false, enqueuedAt);
       index = (index + 1) & mask;
     }
     this.publish(shard, position, n);
@@ -195,7 +193,7 @@ export class SlotRing {
     const { i32 } = this;
     const { slotStride, shardCapacity } = this.layout;
     const mask = shardCapacity - 1;
-    const shardWordBase = (this.layout.slotsOffset + shard * shardCapacity * slotStride) >> 2;
+    const shardWordBase = shardSlotsByte(this.layout, shard) >> 2;
     const strideWords = slotStride >> 2;
     let index = position & mask;
     for (let i = 0; i < n; i++) {
@@ -250,7 +248,7 @@ export class SlotRing {
     const { i32 } = this;
     const { slotStride, shardCapacity } = this.layout;
     const mask = shardCapacity - 1;
-    const shardWordBase = (this.layout.slotsOffset + shard * shardCapacity * slotStride) >> 2;
+    const shardWordBase = shardSlotsByte(this.layout, shard) >> 2;
     const strideWords = slotStride >> 2;
     let index = Atomics.load(i32, shardWord(shard, ShardControl.HARVEST_TAIL)) & mask;
     // Never past one lap: every slot of a full shard may be DONE, and nothing here marks them seen.
@@ -274,7 +272,7 @@ export class SlotRing {
     const { i32 } = this;
     const { slotStride, shardCapacity } = this.layout;
     const mask = shardCapacity - 1;
-    const shardWordBase = (this.layout.slotsOffset + shard * shardCapacity * slotStride) >> 2;
+    const shardWordBase = shardSlotsByte(this.layout, shard) >> 2;
     const strideWords = slotStride >> 2;
     const tailIdx = shardWord(shard, ShardControl.HARVEST_TAIL);
     const tail = Atomics.load(i32, tailIdx);

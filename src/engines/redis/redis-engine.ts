@@ -340,7 +340,7 @@ export class RedisEngine implements Engine {
         // wake it for an empty pass (and a new wait) per batch; without harvestNow, it is how results land.
         if (this.ctx.harvestNow) {
           this.ctx.harvestNow();
-          Atomics.add(this.ctx.ring.i32, Control.HEARTBEAT, 1); // as wakeOwner does: results arrive, the engine lives
+          this.beat();
         } else this.wakeOwner();
       }
       // Read once, by this producer only: delete them, so inboxes stay small — not on the results' way,
@@ -406,9 +406,14 @@ export class RedisEngine implements Engine {
     return n;
   }
 
+  /** Results arrived: the engine lives (what its heartbeat says). */
+  private beat(): void {
+    Atomics.add(this.ctx.ring.i32, Control.HEARTBEAT, 1);
+  }
+
   private wakeOwner(): void {
     const { i32 } = this.ctx.ring;
-    Atomics.add(i32, Control.HEARTBEAT, 1);
+    this.beat();
     if (Atomics.load(i32, Control.HARVEST_DOORBELL) === 1) {
       Atomics.store(i32, Control.HARVEST_DOORBELL, 0);
       Atomics.notify(i32, Control.HARVEST_DOORBELL);
