@@ -8,7 +8,7 @@
 //   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE] [--only REGEX (case labels)]
 //     [--label TEXT (stored in the JSON, e.g. before/after)] [--producers N (default 4: the producer-thread cases)]
 //     [--consumers LIST (default 1,2: consumer threads in the producer-thread cases)]
-//     [--max-batch N] [--stages N] (engine options; default: the engine's)
+//     [--max-batch N] [--stages N] (engine options; default: the engine's) [--ring-scale K (rings K× their default size)]
 // Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
 import { writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
@@ -38,12 +38,14 @@ const ROUND_TRIPS = quick ? 200 : 2000;
 /** Engine options to try on a machine (undefined: the engine's defaults). */
 const MAX_BATCH = arg('--max-batch') === undefined ? undefined : Number(arg('--max-batch'));
 const STAGES = arg('--stages') === undefined ? undefined : Number(arg('--stages'));
+/** Every case's ring is this many times its default size (bigger batches fit in flight). */
+const RING_SCALE = Number(arg('--ring-scale', '1'));
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 /** A ring and its consumer, with produce/harvest helpers for this thread. */
 async function rig(c) {
-  const capacity = c.capacity ?? 4096;
+  const capacity = (c.capacity ?? 4096) * RING_SCALE;
   const config = resolveOptions({ capacity, slotBytes: c.slotBytes, maxRetries: 3, consumerSpinUs: 200 });
   const handler = resolveHandler(c.handler);
   const shards = Math.max(c.producers ?? 1, c.consumers ?? 1);
@@ -134,13 +136,19 @@ async function throughput(r, pool, seconds) {
 async function threadedThroughput(r, pool, seconds) {
   const stopProducers = await r.startProducers(pool);
   let done = 0;
+  let harvestMs = 0;
   const started = performance.now();
   const until = started + seconds * 1000;
-  while (performance.now() < until) {
+  for (let t = started; t < until; ) {
     done += r.harvest();
+    const after = performance.now();
+    harvestMs += after - t;
     await turn();
+    t = performance.now();
   }
-  const rate = done / ((performance.now() - started) / 1000);
+  const elapsed = performance.now() - started;
+  const rate = done / (elapsed / 1000);
+  r.harvestShare = harvestMs / elapsed;
   await stopProducers();
   while (r.depth() > 0) {
     r.harvest();
@@ -179,7 +187,7 @@ async function measure(c) {
     engine: c.engine,
     handler: c.handler,
     payloadBytes: c.slotBytes,
-    capacity: c.capacity ?? 4096,
+    capacity: (c.capacity ?? 4096) * RING_SCALE,
     producers: c.producers ?? 'main thread',
     thread: c.thread,
     upload: c.upload,
@@ -195,6 +203,8 @@ async function measure(c) {
       row.minMsgPerSec = Math.round(Math.min(...runs));
       row.maxMsgPerSec = Math.round(Math.max(...runs));
       row.mbPerSec = Math.round((row.msgPerSec * c.slotBytes) / 1e6);
+      // Share of the main thread's time spent harvesting (producer-thread cases): near 1, it is the bound.
+      if (r.harvestShare !== undefined) row.harvestShare = +r.harvestShare.toFixed(2);
     } else {
       Object.assign(row, await roundTrips(r, pool, ROUND_TRIPS, c.batch ?? 1));
     }
@@ -209,7 +219,7 @@ async function measure(c) {
   }
   if (r.faults.length > 0) row.fault = r.faults[0].message;
   console.error(
-    `${c.label}: ${row.msgPerSec ? `${row.msgPerSec} msg/s (${row.minMsgPerSec}…${row.maxMsgPerSec})` : `p50 ${row.p50Us} µs, p99 ${row.p99Us} µs`}`,
+    `${c.label}: ${row.msgPerSec ? `${row.msgPerSec} msg/s (${row.minMsgPerSec}…${row.maxMsgPerSec})` : `p50 ${row.p50Us} µs, p99 ${row.p99Us} µs`}${row.harvestShare === undefined ? '' : `, main thread harvesting ${Math.round(row.harvestShare * 100)} %`}`,
   );
   return row;
 }
@@ -297,6 +307,7 @@ async function main() {
       roundTrips: ROUND_TRIPS,
       quick,
       maxBatch: MAX_BATCH ?? 'default',
+      ringScale: RING_SCALE,
       stages: STAGES ?? 'default',
       measuredAt: 'the ring (no Queue): produce (all free slots claimed at once) and harvest on the main thread',
     },

@@ -69,7 +69,9 @@ async function choosePlan(config: QueueConfig): Promise<EnginePlan> {
     return { name: 'cuda', shards, consumers, create: (ctx) => new CudaEngine(ctx) };
   }
   if (config.backend === 'webgpu' || (config.backend === 'auto' && (await probeWebGpuForAuto()).usable && webGpuReady(config.handler))) {
-    const { shards, consumers } = planWebGpuRing(config);
+    // The adapter's kind decides the consumers; with no adapter the engine's start says why.
+    const probe = await probeWebGpuForAuto();
+    const { shards, consumers } = planWebGpuRing(config, !probe.usable || probe.adapter.software);
     return { name: 'webgpu', shards, consumers, create: (ctx) => new WebGpuEngine(ctx) };
   }
   // One shard per worker, but never shards so small that one key's backlog cannot queue: a tiny queue

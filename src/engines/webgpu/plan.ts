@@ -1,7 +1,18 @@
 // How to cut the ring for the webgpu engine, before the ring exists, and whether `auto` should pick it.
-// One consumer (the batch loop) takes every shard; shards only spread the producers' claims over several
-// HEAD words. Each shard keeps at least MIN_SHARD_SLOTS slots: a key's messages all go to one shard, so
-// tiny shards would make a burst on one key FULL in a nearly empty queue.
+// Each consumer is a batch loop with a device of its own, over the shards s with s % consumers === its
+// index; shards also spread the producers' claims over several HEAD words. Each shard keeps at least
+// MIN_SHARD_SLOTS slots: a key's messages all go to one shard, so tiny shards would make a burst on one
+// key FULL in a nearly empty queue.
+//
+// How many consumers is measured (bench/results/2026-11-24-webgpu-consumers-h100.md, 8 producer threads,
+// 256-B checksum): one consumer thread is bound near 5 M msg/s by its own copies into and out of the
+// stages; 2 and 4 consumers reached 9.7 and 16.7 M msg/s when each had room for batches of thousands,
+// and 8 consumers on one GPU fell back to 5 M (eight devices time-share the GPU, and the ring's room
+// divided eight ways makes small batches). So: a consumer per 4 cores, at most MAX_CONSUMERS, each with
+// at least MIN_CONSUMER_SLOTS of the ring, never more than `workers`; one on a software adapter, whose
+// shaders run on the very cores the copies need. GPUQUEUE_WEBGPU_CONSUMERS overrides (measurements, tests).
+import { availableParallelism } from 'node:os';
+import { EngineUnavailableError } from '../../core/errors.js';
 import type { QueueConfig } from '../../core/options.js';
 import type { HandlerSpec } from '../../handlers/handler.js';
 import { resolveHandler } from '../../handlers/registry.js';
@@ -11,18 +22,43 @@ import { USER_WGSL_HANDLER, unsupportedHandlerReason } from './kernel-source.js'
 
 export interface WebGpuRingPlan {
   shards: number;
-  consumers: 1;
+  consumers: number;
 }
 
 /** Slots per shard at least (the cuda engine's plan uses the same floor). */
 const MIN_SHARD_SLOTS = 64;
+/** Ring slots per consumer at least: room for its stages to hold batches of a few hundred and more. */
+const MIN_CONSUMER_SLOTS = 2048;
+const MAX_CONSUMERS = 4;
+const CORES_PER_CONSUMER = 4;
+export const CONSUMERS_ENV = 'GPUQUEUE_WEBGPU_CONSUMERS';
 
 const floorPowerOfTwo = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
 
-/** As many shards as producer threads are likely (the cpu engine's worker count), each ≥ MIN_SHARD_SLOTS deep. */
-export function planWebGpuRing(config: QueueConfig): WebGpuRingPlan {
-  const shards = floorPowerOfTwo(Math.min(config.workers, config.capacity / MIN_SHARD_SLOTS));
-  return { shards, consumers: 1 };
+/**
+ * Consumers as above (a power of two, so shards split evenly), and as many shards as producer threads are
+ * likely (the cpu engine's worker count), at least one per consumer, each ≥ MIN_SHARD_SLOTS deep.
+ * `software`: the adapter is a software rasterizer (or unknown).
+ */
+export function planWebGpuRing(config: QueueConfig, software: boolean, cores = availableParallelism()): WebGpuRingPlan {
+  const maxShards = floorPowerOfTwo(config.capacity / MIN_SHARD_SLOTS);
+  const consumers = Math.min(consumersFor(config, software, cores), maxShards);
+  const shards = Math.max(consumers, floorPowerOfTwo(Math.min(config.workers, config.capacity / MIN_SHARD_SLOTS)));
+  return { shards, consumers };
+}
+
+function consumersFor(config: QueueConfig, software: boolean, cores: number): number {
+  const forced = process.env[CONSUMERS_ENV];
+  if (forced !== undefined) {
+    const n = Number(forced);
+    if (!Number.isInteger(n) || n < 1 || n > 64 || (n & (n - 1)) !== 0)
+      throw new EngineUnavailableError(`${CONSUMERS_ENV} must be a power of two from 1 to 64; got ${forced}`);
+    return n;
+  }
+  if (software) return 1;
+  return floorPowerOfTwo(
+    Math.max(1, Math.min(MAX_CONSUMERS, Math.floor(cores / CORES_PER_CONSUMER), Math.floor(config.capacity / MIN_CONSUMER_SLOTS), config.workers)),
+  );
 }
 
 let settled: WebGpuProbe | undefined;

@@ -7,8 +7,8 @@
 // shaders on those same cores) the owner thread does as well or up to 2× better. So `thread: 'auto'`
 // takes a worker for a hardware adapter on 4 cores or more. A ring cut for several consumers gets one
 // worker thread per consumer, each with a device of its own over its shards (shard s → consumer s % C):
-// the copies into and out of the stages are host work that one thread bounds. The plan (plan.ts) still
-// cuts for one consumer; bench/webgpu.mjs --consumers measures more.
+// the copies into and out of the stages are host work that one thread bounds. The plan (plan.ts) cuts
+// for up to 4 consumers on a GPU, by cores and capacity; on the owner thread one loop takes every shard.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EngineFailedError, EngineUnavailableError, ErrorCode, InvalidArgumentError } from '../../core/errors.js';
@@ -62,7 +62,9 @@ export class WebGpuEngine implements Engine {
 
   async start(): Promise<void> {
     const { thread = 'auto', ...deviceOptions } = this.options;
-    if (thread === 'owner' || (thread === 'auto' && !(await workerPays()))) {
+    // A ring cut for several consumers (plan.ts) gets their threads under `auto`.
+    const several = this.ctx.ring.layout.consumers > 1;
+    if (thread === 'owner' || (thread === 'auto' && !several && !(await workerPays()))) {
       this.local = new DeviceEngine(this.ctx, deviceOptions);
       return this.local.start();
     }
