@@ -28,7 +28,10 @@ test('every consumer owns at least one shard, and shards stay at least 64 slots 
   for (const capacity of [64, 128, 4096, 65536]) {
     for (const workers of [1, 2, 3, 15]) {
       const { shards, consumers } = planWebGpuRing(config({ capacity, workers }), false, 16);
-      assert.ok(shards >= consumers && shards % consumers === 0, `capacity ${capacity}, workers ${workers}: ${shards} shards, ${consumers} consumers`);
+      assert.ok(
+        shards >= consumers && shards % consumers === 0,
+        `capacity ${capacity}, workers ${workers}: ${shards} shards, ${consumers} consumers`,
+      );
       assert.ok(capacity / shards >= 64, `capacity ${capacity}: ${shards} shards`);
     }
   }
@@ -40,7 +43,10 @@ test(`${CONSUMERS_ENV} overrides the count, and a bad value is refused with the 
     process.env[CONSUMERS_ENV] = '2';
     assert.equal(planWebGpuRing(config(), true, 2).consumers, 2);
     process.env[CONSUMERS_ENV] = '3';
-    assert.throws(() => planWebGpuRing(config(), false, 16), (e: Error) => e instanceof EngineUnavailableError && /got 3/.test(e.message));
+    assert.throws(
+      () => planWebGpuRing(config(), false, 16),
+      (e: Error) => e instanceof EngineUnavailableError && /got 3/.test(e.message),
+    );
   } finally {
     if (before === undefined) delete process.env[CONSUMERS_ENV];
     else process.env[CONSUMERS_ENV] = before;

@@ -57,7 +57,10 @@ function consumersFor(config: QueueConfig, software: boolean, cores: number): nu
   }
   if (software) return 1;
   return floorPowerOfTwo(
-    Math.max(1, Math.min(MAX_CONSUMERS, Math.floor(cores / CORES_PER_CONSUMER), Math.floor(config.capacity / MIN_CONSUMER_SLOTS), config.workers)),
+    Math.max(
+      1,
+      Math.min(MAX_CONSUMERS, Math.floor(cores / CORES_PER_CONSUMER), Math.floor(config.capacity / MIN_CONSUMER_SLOTS), config.workers),
+    ),
   );
 }
 
