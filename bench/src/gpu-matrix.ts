@@ -117,9 +117,12 @@ export const CUDA_QUICK: GpuMatrixPlan = {
   lineup: CUDA_LINEUP,
 };
 
-/** gpuqueue on webgpu beside the cpu and cuda engines, the owner thread enqueueing for all three. */
+/** gpuqueue on webgpu beside the cpu and cuda engines, the owner thread enqueueing for all three; webgpu also with producer threads and bulk completions. */
 const WEBGPU_LINEUP: LineupEntry[] = [
   { contender: 'gpuqueue', backend: 'webgpu', producers: 0, roundTrip: true },
+  // Producer threads and results read by pollCompletionsInto, where batches are big: what the engine's
+  // consumers (several on a GPU: webgpu/plan.ts) carry when the owner thread is not the bound.
+  { contender: 'gpuqueue', backend: 'webgpu', producers: [1, 8], completions: 'bulk', minBatch: 256, roundTrip: false },
   { contender: 'gpuqueue', backend: 'cpu', producers: 0, roundTrip: true },
   { contender: 'gpuqueue', backend: 'cuda', producers: 0, roundTrip: true },
 ];

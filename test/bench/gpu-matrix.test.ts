@@ -53,6 +53,12 @@ test("the full cuda run fits in the GPU machine's 10-minute command (estimate un
   assert.ok(estimateS(planGpuCases(WEBGPU_QUICK)) < 2 * 60);
 });
 
+test('the webgpu plan adds producer threads with bulk completions from batch 256 up', () => {
+  const bulk = planGpuCases(WEBGPU_QUICK).filter((c) => c.backend === 'webgpu' && c.completions === 'bulk');
+  assert.ok(bulk.length > 0 && bulk.every((c) => c.batch >= 256 && c.mode === 'throughput'));
+  assert.deepEqual([...new Set(bulk.map((c) => c.producers))], [1, 8]);
+});
+
 test('--only keeps the named contenders', () => {
   const cases = planGpuCases(CUDA_QUICK, new Set(['cuda-graph']));
   assert.ok(cases.length > 0);

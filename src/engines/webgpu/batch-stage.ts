@@ -78,6 +78,8 @@ export class BatchStage {
   private bindGroup: GpuBindGroup | undefined;
   private hostRecords = new Uint8Array(0);
   private records: Uint8Array | undefined;
+  /** The staging buffer's map after a `mapped` submit, awaited by `ready()`. */
+  private remap: Promise<void> | undefined;
 
   constructor(device: GpuDevice, layout: GpuBindGroupLayout, shape: BatchShape, upload: UploadPath, label: string) {
     this.device = device;
@@ -136,6 +138,9 @@ export class BatchStage {
 
   /** Resolves when the stage can be filled: its staging memory is mapped (`mapped`) or allocated. */
   async ready(): Promise<void> {
+    const remap = this.remap;
+    this.remap = undefined;
+    if (remap) await remap;
     const staging = this.buffers?.staging;
     if (staging && staging.mapState === 'unmapped') await staging.mapAsync(MapMode.WRITE);
   }
@@ -195,13 +200,15 @@ export class BatchStage {
       b.staging?.destroy();
       b.staging = undefined;
     }
-    // Map the staging buffer again now: it resolves once the copy above has read it, well before the
-    // outcomes come back, so the stage is ready to fill as soon as it is released.
-    const remap = this.upload === 'mapped' ? (b.staging as GpuBuffer).mapAsync(MapMode.WRITE) : undefined;
-    // A lost device rejects both; the readback's rejection is the one reported.
-    remap?.catch(() => {});
+    // Map the staging buffer again now: it resolves once the copy above has read it, so the stage is
+    // ready to fill soon after it is released. The outcomes are published without waiting for it
+    // (`ready()` does).
+    if (this.upload === 'mapped') {
+      this.remap = (b.staging as GpuBuffer).mapAsync(MapMode.WRITE);
+      // A lost device rejects both; the readback's rejection is the one reported.
+      this.remap.catch(() => {});
+    }
     await b.readback.mapAsync(MapMode.READ, 0, outcomeBytes);
-    await remap;
     return new Uint8Array(b.readback.getMappedRange(0, outcomeBytes));
   }
 
@@ -217,6 +224,7 @@ export class BatchStage {
     const b = this.buffers;
     if (!b) return;
     for (const buffer of [b.params, b.slots, b.outcomes, b.readback, b.staging]) buffer?.destroy();
+    this.remap = undefined; // destroying its buffer aborts it (its rejection is already caught)
     this.buffers = undefined;
     this.bindGroup = undefined;
     this.records = undefined;

@@ -4,13 +4,13 @@
 // MIN_SHARD_SLOTS slots: a key's messages all go to one shard, so tiny shards would make a burst on one
 // key FULL in a nearly empty queue.
 //
-// How many consumers is measured (bench/results/2026-11-24-webgpu-consumers-h100.md, 8 producer threads,
+// How many consumers is measured (bench/results/2026-11-24-webgpu-consumers-h100.md; 8 producer threads,
 // 256-B checksum): one consumer thread is bound near 5 M msg/s by its own copies into and out of the
-// stages; 2 and 4 consumers reached 9.7 and 16.7 M msg/s when each had room for batches of thousands,
-// and 8 consumers on one GPU fell back to 5 M (eight devices time-share the GPU, and the ring's room
-// divided eight ways makes small batches). So: a consumer per 4 cores, at most MAX_CONSUMERS, each with
-// at least MIN_CONSUMER_SLOTS of the ring, never more than `workers`; one on a software adapter, whose
-// shaders run on the very cores the copies need. GPUQUEUE_WEBGPU_CONSUMERS overrides (measurements, tests).
+// stages, and more consumers scale only while each has room for big batches — 4 consumers reached 9.6,
+// 16.7 and 20.1 M msg/s with 4 k, 16 k and 32 k slots each, 8 consumers 5.2 M with 2 k slots each and
+// 23.6 M with 16 k. So: a consumer per 2 cores, at most MAX_CONSUMERS, each with at least
+// MIN_CONSUMER_SLOTS of the ring, never more than `workers`; one on a software adapter, whose shaders run
+// on the very cores the copies need. GPUQUEUE_WEBGPU_CONSUMERS overrides (measurements, tests).
 import { availableParallelism } from 'node:os';
 import { EngineUnavailableError } from '../../core/errors.js';
 import type { QueueConfig } from '../../core/options.js';
@@ -27,10 +27,10 @@ export interface WebGpuRingPlan {
 
 /** Slots per shard at least (the cuda engine's plan uses the same floor). */
 const MIN_SHARD_SLOTS = 64;
-/** Ring slots per consumer at least: room for its stages to hold batches of a few hundred and more. */
-const MIN_CONSUMER_SLOTS = 2048;
-const MAX_CONSUMERS = 4;
-const CORES_PER_CONSUMER = 4;
+/** Ring slots per consumer at least: room for its stages to hold batches of a thousand and more. */
+const MIN_CONSUMER_SLOTS = 4096;
+const MAX_CONSUMERS = 8;
+const CORES_PER_CONSUMER = 2;
 export const CONSUMERS_ENV = 'GPUQUEUE_WEBGPU_CONSUMERS';
 
 const floorPowerOfTwo = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));

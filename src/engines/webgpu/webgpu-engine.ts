@@ -8,7 +8,7 @@
 // takes a worker for a hardware adapter on 4 cores or more. A ring cut for several consumers gets one
 // worker thread per consumer, each with a device of its own over its shards (shard s → consumer s % C):
 // the copies into and out of the stages are host work that one thread bounds. The plan (plan.ts) cuts
-// for up to 4 consumers on a GPU, by cores and capacity; on the owner thread one loop takes every shard.
+// for up to 8 consumers on a GPU, by cores and capacity; on the owner thread one loop takes every shard.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EngineFailedError, EngineUnavailableError, ErrorCode, InvalidArgumentError } from '../../core/errors.js';
