@@ -24,7 +24,7 @@ export interface QueueOptions {
   handler?: HandlerOption;
   /** Handler runs after the first that may fail before a message is dead-lettered. **Default:** `3` */
   maxRetries?: number;
-  /** Consumer threads of the cpu engine. **Default:** cores − 1, at least 1 */
+  /** Consumer threads of the cpu engine; also caps the webgpu engine's (docs/api/open.md). **Default:** cores − 1, at least 1 */
   workers?: number;
   /** How keyed messages map to consumers (all messages of one key go to one consumer, in order). **Default:** `{ kind: 'consistent-hash' }` */
   partitioner?: PartitionerSpec;
