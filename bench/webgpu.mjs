@@ -9,6 +9,7 @@
 //     [--label TEXT (stored in the JSON, e.g. before/after)] [--producers N (default 4: the producer-thread cases)]
 //     [--consumers LIST (default 1,2: consumer threads in the producer-thread cases)]
 //     [--max-batch N] [--stages N] (engine options; default: the engine's) [--ring-scale K (rings K× their default size)]
+//     [--upload mapped|write-buffer|mapped-at-creation (cases that name none; default: the engine's)]
 // Needs a build (npm run build) and the `webgpu` package (or GPUQUEUE_WEBGPU_MODULE=/path/to/index.js).
 import { writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
@@ -38,6 +39,8 @@ const ROUND_TRIPS = quick ? 200 : 2000;
 /** Engine options to try on a machine (undefined: the engine's defaults). */
 const MAX_BATCH = arg('--max-batch') === undefined ? undefined : Number(arg('--max-batch'));
 const STAGES = arg('--stages') === undefined ? undefined : Number(arg('--stages'));
+/** The upload path of the cases that do not name one (undefined: the engine's default). */
+const UPLOAD = arg('--upload');
 /** Every case's ring is this many times its default size (bigger batches fit in flight). */
 const RING_SCALE = Number(arg('--ring-scale', '1'));
 
@@ -58,7 +61,7 @@ async function rig(c) {
   const engine =
     c.engine === 'cpu'
       ? new CpuEngine(ctx, 1)
-      : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload, maxBatch: MAX_BATCH, stages: STAGES });
+      : new WebGpuEngine(ctx, { thread: c.thread, upload: c.upload ?? UPLOAD, maxBatch: MAX_BATCH, stages: STAGES });
   await engine.start();
   let nextId = 1;
   return {
@@ -190,7 +193,7 @@ async function measure(c) {
     capacity: (c.capacity ?? 4096) * RING_SCALE,
     producers: c.producers ?? 'main thread',
     thread: c.thread,
-    upload: c.upload,
+    upload: c.upload ?? UPLOAD,
     batch: c.batch,
   };
   try {

@@ -12,6 +12,7 @@ import { SlotRing } from '../../src/core/slot-ring.js';
 import { CpuEngine } from '../../src/engines/cpu/cpu-engine.js';
 import type { Engine } from '../../src/engines/engine.js';
 import { probeWebGpu } from '../../src/engines/webgpu/dawn.js';
+import { CONSUMERS_ENV } from '../../src/engines/webgpu/plan.js';
 import { WebGpuEngine, type WebGpuEngineOptions } from '../../src/engines/webgpu/webgpu-engine.js';
 import { fnv1a } from '../../src/handlers/checksum/checksum.js';
 import { faultFails, faultHash, faultThreshold } from '../../src/handlers/fault/fault.js';
@@ -338,6 +339,44 @@ describe('consumer threads', { skip }, () => {
     });
     assert.equal(r.engine.batchCounts().messages, 800);
     assert.deepEqual(r.faults, []);
+  });
+
+  it(`through open(), ${CONSUMERS_ENV}=2 cuts the ring for two consumer threads: 2000 keyed messages, each key's completions in enqueue order`, async () => {
+    const before = process.env[CONSUMERS_ENV];
+    process.env[CONSUMERS_ENV] = '2';
+    let q: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      q = await open({ backend: 'webgpu', workers: 4, capacity: 4096, slotBytes: 64, handler: 'checksum' });
+    } finally {
+      if (before === undefined) delete process.env[CONSUMERS_ENV];
+      else process.env[CONSUMERS_ENV] = before;
+    }
+    try {
+      assert.match(q.stats().engineDetail ?? '', /2 worker threads, one per consumer/);
+      const payloads = randomPayloads(seeded(21), 2000, 64);
+      const keyOf = (i: number) => `device-${i % 7}`;
+      const ids: number[] = [];
+      for (let i = 0; i < payloads.length; i++) ids.push(await q.enqueue(payloads[i] as Uint8Array, { key: keyOf(i) }));
+      const indexOf = new Map(ids.map((id, i) => [id, i]));
+      const lastPerKey = new Map<string, number>();
+      let seen = 0;
+      while (seen < payloads.length) {
+        const batch = q.pollCompletions(4096);
+        if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        for (const c of batch) {
+          const i = indexOf.get(c.id);
+          assert.ok(i !== undefined, `unknown id ${c.id}`);
+          assert.equal(c.status, 'ok');
+          assert.deepEqual(c.data, u32le(fnv1a(payloads[i] as Uint8Array)), `message ${c.id}`);
+          const key = keyOf(i);
+          assert.ok((lastPerKey.get(key) ?? -1) < i, `key ${key}: message ${i} completed after a later one`);
+          lastPerKey.set(key, i);
+          seen++;
+        }
+      }
+    } finally {
+      await q.shutdown();
+    }
   });
 });
 
