@@ -25,6 +25,8 @@ export interface CaseSpec {
   durationMs: number;
   /** gpuqueue: how results are read — completion objects (`pollCompletions`, the default) or `bulk` (`pollCompletionsInto`, harvest: 'on-poll'). */
   completions?: 'objects' | 'bulk';
+  /** gpuqueue: the queue's capacity in batches (rounded up to a power of two, at least the default capacity). **Default:** `2` */
+  ringBatches?: number;
 }
 
 export const CONTENDERS = ['gpuqueue', 'piscina-task', 'piscina-batched', 'plain-loop', 'cuda-launch', 'cuda-graph'] as const;

@@ -1,7 +1,7 @@
 // The bench runner: plans the cases (matrix.ts), forks runner.ts once per case, prints a line per case
 // as it goes, then the one table, and writes the JSON. Exits 1 when any result failed its check, 2 when
 // the run cannot happen here (a bad option, or --engine cuda/webgpu without that engine: the reason why).
-//   node dist/main.js [--engine cpu|cuda|webgpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop]
+//   node dist/main.js [--engine cpu|cuda|webgpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop] [--ring-batches n]
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -22,7 +22,7 @@ const RUNNER_FILE = fileURLToPath(new URL('./runner.js', import.meta.url));
 /** Beyond warm-up + duration: forking, setup and teardown. A case past this is killed and reported. */
 const CASE_SLACK_MS = 60_000;
 
-const USAGE = `usage: node dist/main.js [--engine ${ENGINE_NAMES.join('|')}] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>]
+const USAGE = `usage: node dist/main.js [--engine ${ENGINE_NAMES.join('|')}] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>] [--ring-batches <n>]
   --engine  what to measure                                       default: cpu
 ${ENGINE_NAMES.map((e) => `              ${e}: ${ENGINE_PLANS[e]?.summary}`).join('\n')}
             cuda (webgpu) fails at once, saying why, where that engine cannot run; other engines'
@@ -31,6 +31,7 @@ ${ENGINE_NAMES.map((e) => `              ${e}: ${ENGINE_PLANS[e]?.summary}`).joi
   --repeats processes per case; the table shows the median rate   default: 3 for cpu, 1 for cuda/webgpu (1 with --quick)
   --out     directory for the JSON record                        default: results (beside this package)
   --machine how the JSON names this machine, e.g. "2-core VM"
+  --ring-batches gpuqueue's queue capacity in batches (2-64; power of two ≥ n × batch) default: 2
   --only    contenders to run, comma-separated: ${Object.entries(ENGINE_PLANS)
     .map(([name, e]) => `${e.contenders.join(', ')} (${name})`)
     .join('; ')}`;
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       repeats: { type: 'string' },
       machine: { type: 'string' },
+      'ring-batches': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -142,8 +144,16 @@ async function main(): Promise<number> {
     }
     plan.repeats = n;
   }
+  let ringBatches: number | undefined;
+  if (values['ring-batches'] !== undefined) {
+    ringBatches = Number(values['ring-batches']);
+    if (!Number.isInteger(ringBatches) || ringBatches < 2 || ringBatches > 64) {
+      console.error(`--ring-batches must be an integer from 2 to 64; got ${JSON.stringify(values['ring-batches'])}`);
+      return 2;
+    }
+  }
   const outDir = resolve(values.out ?? fileURLToPath(new URL('../results', import.meta.url)));
-  const planned = engine.planCases(plan, only);
+  const planned = engine.planCases(plan, only).map((spec) => (ringBatches === undefined ? spec : { ...spec, ringBatches }));
   const needed = new Set<string>(engine.requires);
   for (const spec of planned) {
     const e = engineNeeded(spec);

@@ -24,6 +24,7 @@ export interface BenchOptions {
   out?: string;
   repeats?: string;
   only?: string;
+  ringBatches?: string;
 }
 
 export function benchCommand(): Command {
@@ -34,6 +35,7 @@ export function benchCommand(): Command {
     .option('--out <dir>', 'directory for the JSON record (default: bench/results in the repository)')
     .option('--repeats <n>', 'processes per case; the table shows the median (default: 3 for cpu, 1 for cuda and webgpu, 1 with --quick)')
     .option('--machine <label>', 'how the JSON names this machine, e.g. "2-core VM"')
+    .option('--ring-batches <n>', "gpuqueue's queue capacity in batches, 2 to 64 (default: 2): room for GPU engines to hold bigger batches")
     .option(
       '--only <contenders>',
       'comma-separated subset: gpuqueue, piscina-task, piscina-batched, plain-loop (cpu); gpuqueue, cuda-launch, cuda-graph (cuda); gpuqueue-redis, bullmq, redis-streams (redis)',
@@ -65,6 +67,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   if (options.repeats !== undefined) args.push('--repeats', options.repeats);
   if (options.only !== undefined) args.push('--only', options.only);
   if (options.machine !== undefined) args.push('--machine', options.machine);
+  if (options.ringBatches !== undefined) args.push('--ring-batches', options.ringBatches);
   const child = spawn(process.execPath, args, { cwd: BENCH_DIR, stdio: 'inherit' });
   const forward = () => child.kill('SIGINT');
   process.once('SIGINT', forward);

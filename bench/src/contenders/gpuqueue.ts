@@ -67,8 +67,8 @@ export async function setupOn(
   probe = p;
   failRate = spec.failRate;
   const handler = failRate > 0 ? { name: 'fault', inner: 'checksum', failRate } : 'checksum';
-  // Room for the two batches kept in flight.
-  const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo(2 * spec.batch));
+  // Room for the two batches kept in flight (--ring-batches: more, so GPU engines can hold bigger batches).
+  const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo((spec.ringBatches ?? 2) * spec.batch));
   const harvest = spec.completions === 'bulk' ? 'on-poll' : 'auto';
   bulk = spec.completions === 'bulk' ? createCompletionBatch(POLL_MAX, 4) : undefined;
   engineConfig = { ...engine, capacity, slotBytes: spec.payloadBytes, handler, harvest };
