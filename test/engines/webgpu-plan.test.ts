@@ -12,16 +12,18 @@ test('a software adapter gets one consumer, whatever the cores', () => {
   assert.equal(planWebGpuRing(config(), true, 64).consumers, 1);
 });
 
-test('a GPU gets a consumer per 2 cores, at most 8, each with 4096 slots of the ring at least, and no more than workers', () => {
+test('a GPU gets a consumer per 4 cores, at most 8, each with 4096 slots of the ring at least, and no more than workers', () => {
   assert.equal(planWebGpuRing(config(), false, 2).consumers, 1);
-  assert.equal(planWebGpuRing(config(), false, 8).consumers, 4);
-  assert.equal(planWebGpuRing(config(), false, 16).consumers, 8);
+  assert.equal(planWebGpuRing(config(), false, 8).consumers, 2);
+  assert.equal(planWebGpuRing(config(), false, 16).consumers, 4);
+  assert.equal(planWebGpuRing(config(), false, 32).consumers, 8);
   assert.equal(planWebGpuRing(config(), false, 128).consumers, 8);
   assert.equal(planWebGpuRing(config({ capacity: 16384 }), false, 16).consumers, 4);
+  assert.equal(planWebGpuRing(config({ capacity: 8192 }), false, 16).consumers, 2);
   assert.equal(planWebGpuRing(config({ capacity: 4096 }), false, 16).consumers, 1);
   assert.equal(planWebGpuRing(config({ workers: 2 }), false, 16).consumers, 2);
-  // 12 cores → 6 consumers by cores, rounded down to a power of two so shards split evenly.
-  assert.equal(planWebGpuRing(config(), false, 12).consumers, 4);
+  // 24 cores → 6 consumers by cores, rounded down to a power of two so shards split evenly.
+  assert.equal(planWebGpuRing(config(), false, 24).consumers, 4);
 });
 
 test('every consumer owns at least one shard, and shards stay at least 64 slots deep', () => {

@@ -4,13 +4,16 @@
 // MIN_SHARD_SLOTS slots: a key's messages all go to one shard, so tiny shards would make a burst on one
 // key FULL in a nearly empty queue.
 //
-// How many consumers is measured (bench/results/2026-11-24-webgpu-consumers-h100.md; 8 producer threads,
-// 256-B checksum): one consumer thread is bound near 5 M msg/s by its own copies into and out of the
-// stages, and more consumers scale only while each has room for big batches — 4 consumers reached 9.6,
-// 16.7 and 20.1 M msg/s with 4 k, 16 k and 32 k slots each, 8 consumers 5.2 M with 2 k slots each and
-// 23.6 M with 16 k. So: a consumer per 2 cores, at most MAX_CONSUMERS, each with at least
-// MIN_CONSUMER_SLOTS of the ring, never more than `workers`; one on a software adapter, whose shaders run
-// on the very cores the copies need. GPUQUEUE_WEBGPU_CONSUMERS overrides (measurements, tests).
+// How many consumers is measured (bench/results/2026-11-24-webgpu-consumers-h100.md, H100, 16 cores):
+// one consumer thread is bound near 5 M msg/s of 256 B by its own copies into and out of the stages, and
+// more consumers scale only while each has room for big batches. At the ring, with 8 producer threads,
+// 4 consumers reached 9.6, 16.7 and 20.1 M msg/s with 4 k, 16 k and 32 k slots each, 8 consumers 5.2 M
+// with 2 k each and 23.6 M with 16 k. Through the public API, where the owner thread also checks every
+// result, 4 consumers beat 8 in a same-machine A/B (4 KB: 8.5 and 5.7 GB/s against 3.8 and 5.0): 8
+// producers, 8 consumers and the owner oversubscribe 16 cores. So: a consumer per 4 cores, at most
+// MAX_CONSUMERS, each with at least MIN_CONSUMER_SLOTS of the ring, never more than `workers`; one on a
+// software adapter, whose shaders run on the very cores the copies need. GPUQUEUE_WEBGPU_CONSUMERS
+// overrides (measurements, tests).
 import { availableParallelism } from 'node:os';
 import { EngineUnavailableError } from '../../core/errors.js';
 import type { QueueConfig } from '../../core/options.js';
@@ -30,7 +33,7 @@ const MIN_SHARD_SLOTS = 64;
 /** Ring slots per consumer at least: room for its stages to hold batches of a thousand and more. */
 const MIN_CONSUMER_SLOTS = 4096;
 const MAX_CONSUMERS = 8;
-const CORES_PER_CONSUMER = 2;
+const CORES_PER_CONSUMER = 4;
 export const CONSUMERS_ENV = 'GPUQUEUE_WEBGPU_CONSUMERS';
 
 const floorPowerOfTwo = (n: number): number => 2 ** Math.floor(Math.log2(Math.max(1, n)));
