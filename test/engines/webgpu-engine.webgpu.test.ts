@@ -274,6 +274,27 @@ describe('the webgpu engine runs every built-in handler bit-identically to its J
 });
 
 describe('how batches are staged: whole runs of slots, or one record per message', { skip }, () => {
+  for (const upload of ['mapped', 'write-buffer', 'mapped-at-creation'] as const) {
+    it(`upload ${upload}: 2000 checksums of 0…256-byte payloads in batches of every size up to 256 equal FNV-1a`, async () => {
+      const payloads = randomPayloads(seeded(31), 2000, 256);
+      const r = rig(resolveHandler('checksum'), {
+        slotBytes: 256,
+        resultBytes: 4,
+        engine: { thread: 'owner', upload, initialBatch: 1, maxBatch: 256 },
+      });
+      await withRig(r, async () => {
+        r.produce(payloads);
+        const got = await r.collect(payloads.length);
+        got.forEach((o, i) => {
+          assert.equal(o.status, HandlerStatus.OK);
+          assert.deepEqual(o.data, u32le(fnv1a(payloads[i] as Uint8Array)), `message ${o.id}`);
+        });
+      });
+      assert.deepEqual(r.faults, []);
+      assert.ok(r.engine.batchCounts().batches > 1, 'several batches');
+    });
+  }
+
   it('a result area over 512 B stages records one by one: 300 echo payloads of 0…2000 bytes through a 64-slot ring come back byte for byte', async () => {
     const payloads = randomPayloads(seeded(11), 300, 2000);
     const r = rig(resolveHandler('echo'), { slotBytes: 2000, resultBytes: 2000, capacity: 64 });
