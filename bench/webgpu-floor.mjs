@@ -4,10 +4,6 @@
 // `--n` after 200 warm-up). Tells how much of the engine's round trip is Dawn and the driver, and which
 // way of waiting costs least.
 //   node bench/webgpu-floor.mjs [--n 2000] [--bytes 65536 (records uploaded per batch in the staged cases)]
-// Known: on the H100 machine (Dawn 0.6.2, NVIDIA 580, 2026-11-24) only the first case completed (24-33
-// µs); the process then died inside Dawn (`std::system_error: Invalid argument`), once after hanging, and
-// on lavapipe the same happened after six cases. The engine's own path (same calls, explicit layouts) does
-// not: the cause is not found yet, so read the cases that finish.
 import { create } from 'webgpu';
 
 const argv = process.argv.slice(2);
@@ -16,6 +12,9 @@ const n = Number(arg('--n', 2000));
 const bytes = Number(arg('--bytes', 65536));
 
 const B = { MAP_READ: 1, MAP_WRITE: 2, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 0x40, STORAGE: 0x80 };
+// Held to the end (see the last line): dawn.node frees the instance when it is garbage-collected, even
+// while its device is in use, and the process then dies in a futex or mutex assertion, or hangs (seen on
+// the H100 and on lavapipe, 2026-11-24). src/engines/webgpu/dawn.ts holds its instance for the process.
 const gpu = create([]);
 const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 const device = await adapter.requestDevice();
@@ -56,6 +55,34 @@ const ways = {
   'empty submit + onSubmittedWorkDone': async () => {
     device.queue.submit([device.createCommandEncoder().finish()]);
     await device.queue.onSubmittedWorkDone();
+  },
+  /** A dispatch alone, waited with onSubmittedWorkDone: what the compute pass adds to an empty submit. */
+  'dispatch + onSubmittedWorkDone': async () => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroups(4);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  },
+  /** A copy into the readback buffer and its map, no dispatch: what mapping adds. */
+  'copy + readback map': async () => {
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(output, 0, readback, 0, 1024);
+    device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(1);
+    readback.unmap();
+  },
+  /** Dispatch + copy, waited with onSubmittedWorkDone and then mapped (the map should find the work done). */
+  'dispatch + copy + onSubmittedWorkDone + map': async () => {
+    const encoder = device.createCommandEncoder();
+    dispatch(encoder);
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    await readback.mapAsync(1);
+    readback.unmap();
   },
   /** Dispatch + copy to a readback buffer, then map it (the engine's wait, no upload). */
   'dispatch + readback map': async () => {
@@ -114,4 +141,5 @@ for (const [name, once] of Object.entries(ways)) {
   console.log(`${name.padEnd(50)} p50 ${String(q(times, 0.5)).padStart(7)} µs  p90 ${String(q(times, 0.9)).padStart(7)} µs`);
 }
 console.log(JSON.stringify({ adapter: `${info.vendor ?? ''} ${info.device ?? ''} ${info.description ?? ''}`.trim(), bytes, n, rows }));
+if (gpu === undefined) throw new Error('unreachable: keeps the Dawn instance alive until here');
 process.exit(0);

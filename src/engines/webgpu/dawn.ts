@@ -57,7 +57,11 @@ export async function loadDawnFrom(specifiers: string[]): Promise<DawnModule> {
   );
 }
 
-/** The process's Dawn instance (created on first use; Dawn keeps one per process). */
+/**
+ * The process's Dawn instance (created on first use; Dawn keeps one per process). Held here for the life of
+ * the process on purpose: dawn.node frees an instance that is garbage-collected even while its devices are
+ * in use, and the process then dies in a futex or mutex assertion (bench/webgpu-floor.mjs says more).
+ */
 export async function dawnGpu(): Promise<Gpu> {
   if (!gpu) gpu = (await loadDawn()).create([]);
   return gpu;
