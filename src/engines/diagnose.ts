@@ -1,12 +1,13 @@
 // What this machine offers each engine, for `gpuqueue doctor`: the CUDA device (or exactly why there is
 // none), the WebGPU adapter (or what Dawn saw), what `auto` would pick, and a config to start from.
 import { availableParallelism, cpus, totalmem } from 'node:os';
+import { resolveOptions } from '../core/options.js';
 import { nvrtcStatus } from './cuda/driver/nvrtc.js';
 import type { CudaDeviceInfo } from './cuda/driver/probe.js';
 import { probeCuda } from './cuda/driver/probe.js';
 import { cudaReady } from './cuda/plan.js';
 import { listWebGpuAdapters, type WebGpuAdapterDescription, type WebGpuAdapterListing } from './webgpu/dawn.js';
-import { probeWebGpuForAuto } from './webgpu/plan.js';
+import { planWebGpuRing, probeWebGpuForAuto } from './webgpu/plan.js';
 
 export interface EngineDiagnosis {
   node: string;
@@ -63,10 +64,12 @@ function recommend(auto: EngineDiagnosis['auto'], cores: number, cuda: EngineDia
     };
   }
   if (auto === 'webgpu') {
+    // Room for each consumer the plan runs on this many cores (a ring that does not bound them) to hold big batches.
+    const { consumers } = planWebGpuRing(resolveOptions({ capacity: 1 << 20 }), false, cores);
     return {
       backend: 'webgpu',
-      options: { backend: 'auto', capacity: 8192, slotBytes: 2048 },
-      why: 'batched WGSL dispatch: best with enqueueBatch and large batches (a lone message costs about one submit + map)',
+      options: { backend: 'auto', capacity: Math.max(8192, consumers * 8192), slotBytes: 2048 },
+      why: `batched WGSL dispatch: best with enqueueBatch and large batches (a lone message costs about one submit + map); ${consumers} consumer thread${consumers === 1 ? '' : 's'} here, each with 8192 slots`,
     };
   }
   return {
