@@ -231,6 +231,8 @@ function cases() {
   // The ring holds 16 k slots (4 k of 4 KB), so batches can grow past the engine's first sizes.
   const checksum = { handler: 'checksum', slotBytes: 256, resultBytes: 4, capacity: 16384 };
   const echo4k = { handler: 'echo', slotBytes: 4096, resultBytes: 4096, capacity: 4096 };
+  // 4 KB in, 4 bytes back: the payload direction alone.
+  const checksum4k = { handler: 'checksum', slotBytes: 4096, resultBytes: 4, capacity: 4096 };
   const stats1k = { handler: 'vector-stats', slotBytes: 1024, resultBytes: 16, capacity: 16384 };
   const list = [];
   for (const upload of ['mapped', 'write-buffer', 'mapped-at-creation']) {
@@ -265,6 +267,7 @@ function cases() {
     const who = `${producers} producer threads, ${consumers} consumer${consumers === 1 ? '' : 's'}`;
     for (const [what, shape] of [
       ['checksum 256 B', checksum],
+      ['checksum 4 KB', checksum4k],
       ['echo 4 KB', echo4k],
     ]) {
       list.push({ label: `${who}: ${what}`, engine: 'webgpu', thread: 'worker', measure: 'throughput', producers, consumers, ...shape });
