@@ -1,78 +1,128 @@
 #!/usr/bin/env node
-// What the owner thread's harvest costs per message when another thread published the slots, with and
-// without the harvester's per-slot EMPTY store (`tail-only`: states tagged with the lap instead, so no
-// store is needed): a worker thread writes a slot's header words and DONE for runs of 4096 slots of a
-// 320-byte stride (a 256-B ring slot), the main thread reads each state, then stores EMPTY or not, for 2 s
-// per round. Prints M msg/s and ns per message of busy harvest time. No gpuqueue code: the question is
-// the cache-line traffic. bench/results/2026-11-24-webgpu-consumers-h100.md has the H100 answer.
-//   node bench/harvest-probe.mjs
+// What the owner thread's harvest costs per message when another thread published the slots — the bound
+// of both GPU engines' throughput once their consumers scale — for three layouts of the same information:
+//   aos            today's ring: a 320-byte slot (a 256-B payload) whose 48-byte header holds state, id,
+//                  attempts, result length and status, and whose result follows the payload;
+//   aos-tail-only  the same without the harvester's per-slot EMPTY store (states tagged with the lap);
+//   soa            states, ids, outcome words and results each in an array of their own, so one cache line
+//                  carries 16 states, 8 ids, 4 outcome records or 16 results.
+// A worker thread publishes runs of 4096 (outcome words, result, then DONE, as a consumer does); the main
+// thread harvests: reads state, id, attempts, status, result length and result, then frees the slot, for
+// 2 s per round, rounds interleaved. Prints M msg/s and ns per message of busy harvest time. No gpuqueue
+// code: the question is the cache-line traffic (bench/results/2026-11-24-webgpu-consumers-h100.md).
+//   node bench/harvest-probe.mjs [--rounds 2]
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
-const STRIDE = 320,
-  N = 65536,
-  STATE = 0;
-if (isMainThread) {
-  for (const mode of ['release-writes', 'tail-only', 'release-writes', 'tail-only']) {
-    const sab = new SharedArrayBuffer(N * STRIDE + 64);
-    const ctl = new Int32Array(sab, N * STRIDE, 16); // [0]=published count, [1]=harvested count, [2]=stop
-    const i32 = new Int32Array(sab, 0, (N * STRIDE) / 4);
-    const w = new Worker(new URL(import.meta.url), { workerData: { sab } });
-    await new Promise((r) => w.once('message', r));
-    let harvested = 0,
-      busy = 0;
+const N = 65536;
+const RUN = 4096;
+const STRIDE_WORDS = 80; // 320-byte slot
+const RESULT_WORD = 76; // byte 304: after the 48-byte header and the 256-byte payload
+const DONE = 3;
+const MODES = ['aos', 'aos-tail-only', 'soa'];
+
+/** The views of one layout over a SharedArrayBuffer; `ctl` = [published, harvested, stop]. */
+function views(sab, mode) {
+  if (mode === 'soa') {
+    return {
+      ctl: new Int32Array(sab, 0, 16),
+      states: new Int32Array(sab, 64, N),
+      ids: new Float64Array(sab, 64 + 4 * N, N),
+      outcomes: new Int32Array(sab, 64 + 12 * N, 4 * N), // attempts, status, result length, spare
+      results: new Int32Array(sab, 64 + 28 * N, N),
+    };
+  }
+  return { ctl: new Int32Array(sab, 0, 16), slots: new Int32Array(sab, 64, N * STRIDE_WORDS) };
+}
+const bytesFor = (mode) => (mode === 'soa' ? 64 + 32 * N : 64 + 4 * STRIDE_WORDS * N);
+/** DONE tagged with the lap parity, so a harvester that never stores EMPTY cannot mistake last lap's DONE. */
+const doneOf = (position) => DONE + ((position / N) & 1) * 4;
+
+function harvestRound(v, mode, seconds) {
+  return new Promise((resolve) => {
+    let harvested = 0;
+    let busy = 0;
+    let sink = 0;
     const t0 = performance.now();
-    const strideW = STRIDE / 4;
-    const mask = N - 1;
-    while (performance.now() - t0 < 2000) {
-      const ts = performance.now();
-      const pub = Atomics.load(ctl, 0);
-      let n = 0;
-      let idx = harvested & mask;
-      // doneRun: read states until not DONE (parity tagged: DONE = 3 + lap*4)
-      while (harvested + n < pub) {
-        const lap = ((harvested + n) / N) & 1;
-        if (Atomics.load(i32, idx * strideW + STATE) !== 3 + lap * 4) break;
-        n++;
-        idx = (idx + 1) & mask;
-      }
-      if (mode === 'release-writes') {
-        let j = harvested & mask;
-        for (let k = 0; k < n; k++) {
-          i32[j * strideW + STATE] = 0;
-          j = (j + 1) & mask;
+    const step = () => {
+      while (performance.now() - t0 < seconds * 1000) {
+        const ts = performance.now();
+        const published = Atomics.load(v.ctl, 0);
+        let n = 0;
+        if (mode === 'soa') {
+          const { states, ids, outcomes, results } = v;
+          for (let p = harvested; p < published; p++, n++) {
+            const i = p & (N - 1);
+            if (Atomics.load(states, i) !== doneOf(p)) break;
+            const o = i * 4;
+            sink += ids[i] + outcomes[o] + outcomes[o + 1] + outcomes[o + 2] + results[i];
+            states[i] = 0;
+          }
+        } else {
+          const s = v.slots;
+          const tailOnly = mode === 'aos-tail-only';
+          for (let p = harvested; p < published; p++, n++) {
+            const w = (p & (N - 1)) * STRIDE_WORDS;
+            if (Atomics.load(s, w) !== doneOf(p)) break;
+            sink += s[w + 2] + s[w + 3] * 4294967296 + s[w + 6] + s[w + 8] + s[w + 7] + s[w + RESULT_WORD];
+            if (!tailOnly) s[w] = 0;
+          }
         }
+        harvested += n;
+        Atomics.store(v.ctl, 1, harvested);
+        if (n > 0) busy += performance.now() - ts;
+        else return setImmediate(step);
       }
-      harvested += n;
-      Atomics.store(ctl, 1, harvested);
-      if (n > 0) busy += performance.now() - ts;
-      else await new Promise((r) => setImmediate(r));
+      resolve({ harvested, busy, sink });
+    };
+    step();
+  });
+}
+
+if (isMainThread) {
+  const i = process.argv.indexOf('--rounds');
+  const rounds = i > 0 ? Number(process.argv[i + 1]) : 2;
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of MODES) {
+      const sab = new SharedArrayBuffer(bytesFor(mode));
+      const v = views(sab, mode);
+      const worker = new Worker(new URL(import.meta.url), { workerData: { sab, mode } });
+      await new Promise((ok) => worker.once('message', ok));
+      const { harvested, busy } = await harvestRound(v, mode, 2);
+      Atomics.store(v.ctl, 2, 1);
+      await worker.terminate();
+      console.log(
+        `${mode.padEnd(14)} ${(harvested / 2 / 1e6).toFixed(1).padStart(6)} M msg/s  ${((busy * 1e6) / harvested).toFixed(1).padStart(6)} ns/msg busy`,
+      );
     }
-    Atomics.store(ctl, 2, 1);
-    await w.terminate();
-    console.log(mode, `${(harvested / 2 / 1e6).toFixed(1)} M/s`, `${((busy * 1e6) / harvested).toFixed(1)} ns/msg busy`);
   }
 } else {
-  const { sab } = workerData;
-  const ctl = new Int32Array(sab, N * STRIDE, 16);
-  const i32 = new Int32Array(sab, 0, (N * STRIDE) / 4);
+  const { sab, mode } = workerData;
+  const v = views(sab, mode);
   parentPort.postMessage('ready');
-  let pub = 0;
-  const strideW = STRIDE / 4;
-  const mask = N - 1;
-  while (Atomics.load(ctl, 2) === 0) {
-    const free = N - (pub - Atomics.load(ctl, 1));
-    if (free < 4096) continue;
-    for (let k = 0; k < 4096; k++) {
-      const p = pub + k;
-      const idx = p & mask;
-      const b = idx * strideW;
-      i32[b + 1] = 4;
-      i32[b + 6] = 1;
-      i32[b + 7] = 4;
-      i32[b + 76] = p;
-      Atomics.store(i32, b + STATE, 3 + ((p / N) & 1) * 4);
+  let published = 0;
+  while (Atomics.load(v.ctl, 2) === 0) {
+    if (N - (published - Atomics.load(v.ctl, 1)) < RUN) continue;
+    for (let k = 0; k < RUN; k++) {
+      const p = published + k;
+      const i = p & (N - 1);
+      if (mode === 'soa') {
+        v.ids[i] = p;
+        v.outcomes[i * 4] = 1;
+        v.outcomes[i * 4 + 1] = 0;
+        v.outcomes[i * 4 + 2] = 4;
+        v.results[i] = p ^ 0x5bd1e995;
+        Atomics.store(v.states, i, doneOf(p));
+      } else {
+        const w = i * STRIDE_WORDS;
+        v.slots[w + 2] = p;
+        v.slots[w + 6] = 1;
+        v.slots[w + 7] = 4;
+        v.slots[w + 8] = 0;
+        v.slots[w + RESULT_WORD] = p ^ 0x5bd1e995;
+        Atomics.store(v.slots, w, doneOf(p));
+      }
     }
-    pub += 4096;
-    Atomics.store(ctl, 0, pub);
+    published += RUN;
+    Atomics.store(v.ctl, 0, published);
   }
 }
