@@ -10,8 +10,24 @@
 // thread harvests: reads state, id, attempts, status, result length and result, then frees the slot, for
 // 2 s per round, rounds interleaved. Prints M msg/s and ns per message of busy harvest time. No gpuqueue
 // code: the question is the cache-line traffic (bench/results/2026-11-24-webgpu-consumers-h100.md).
-//   node bench/harvest-probe.mjs [--rounds 2]
+// `--pins A:B,…` also runs each layout with the main thread pinned to core A and the worker to core B
+// (sched_setaffinity through koffi), to see how much the distance between the two cores moves the cost.
+//   node bench/harvest-probe.mjs [--rounds 2] [--pins 0:1,0:8,0:15]
+import { createRequire } from 'node:module';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+const ALL_CORES = -1;
+
+/** Pins the calling thread to one core, or lets it run anywhere (ALL_CORES) (Linux); returns the core it then runs on. */
+function pinTo(core) {
+  const koffi = createRequire(import.meta.url)('koffi');
+  const libc = koffi.load('libc.so.6');
+  const setAffinity = libc.func('int sched_setaffinity(int pid, size_t cpusetsize, uint8_t *mask)');
+  const mask = Buffer.alloc(128, core === ALL_CORES ? 0xff : 0);
+  if (core !== ALL_CORES) mask[core >> 3] = 1 << (core & 7);
+  if (setAffinity(0, mask.length, mask) !== 0) throw new Error(`sched_setaffinity to core ${core} failed`);
+  return libc.func('int sched_getcpu()')();
+}
 
 const N = 65536;
 const RUN = 4096;
@@ -79,24 +95,35 @@ function harvestRound(v, mode, seconds) {
 }
 
 if (isMainThread) {
-  const i = process.argv.indexOf('--rounds');
-  const rounds = i > 0 ? Number(process.argv[i + 1]) : 2;
+  const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+  const rounds = Number(arg('--rounds') ?? 2);
+  const pins = [
+    [ALL_CORES, ALL_CORES],
+    ...(arg('--pins')
+      ?.split(',')
+      .map((p) => p.split(':').map(Number)) ?? []),
+  ];
   for (let r = 0; r < rounds; r++) {
-    for (const mode of MODES) {
-      const sab = new SharedArrayBuffer(bytesFor(mode));
-      const v = views(sab, mode);
-      const worker = new Worker(new URL(import.meta.url), { workerData: { sab, mode } });
-      await new Promise((ok) => worker.once('message', ok));
-      const { harvested, busy } = await harvestRound(v, mode, 2);
-      Atomics.store(v.ctl, 2, 1);
-      await worker.terminate();
-      console.log(
-        `${mode.padEnd(14)} ${(harvested / 2 / 1e6).toFixed(1).padStart(6)} M msg/s  ${((busy * 1e6) / harvested).toFixed(1).padStart(6)} ns/msg busy`,
-      );
+    for (const [mainCore, workerCore] of pins) {
+      const on = pinTo(mainCore);
+      const where = mainCore === ALL_CORES ? 'unpinned' : `main on ${on}, worker on ${workerCore}`;
+      for (const mode of MODES) {
+        const sab = new SharedArrayBuffer(bytesFor(mode));
+        const v = views(sab, mode);
+        const worker = new Worker(new URL(import.meta.url), { workerData: { sab, mode, core: workerCore } });
+        await new Promise((ok) => worker.once('message', ok));
+        const { harvested, busy } = await harvestRound(v, mode, 2);
+        Atomics.store(v.ctl, 2, 1);
+        await worker.terminate();
+        console.log(
+          `${mode.padEnd(14)} ${(harvested / 2 / 1e6).toFixed(1).padStart(6)} M msg/s  ${((busy * 1e6) / harvested).toFixed(1).padStart(6)} ns/msg busy  (${where})`,
+        );
+      }
     }
   }
 } else {
-  const { sab, mode } = workerData;
+  const { sab, mode, core } = workerData;
+  if (core !== ALL_CORES) pinTo(core);
   const v = views(sab, mode);
   parentPort.postMessage('ready');
   let published = 0;
