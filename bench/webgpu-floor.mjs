@@ -41,78 +41,68 @@ const bind = device.createBindGroup({
 });
 const host = new Uint8Array(bytes);
 
-function dispatch(encoder) {
+/** Records the compute pass (4 workgroups). */
+function computePass(encoder) {
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bind);
   pass.dispatchWorkgroups(4);
   pass.end();
-  encoder.copyBufferToBuffer(output, 0, readback, 0, 1024);
+}
+/** Records the copy of the outputs into the readback buffer. */
+const copyOut = (encoder) => encoder.copyBufferToBuffer(output, 0, readback, 0, 1024);
+/** A fresh encoder, filled by `record`, submitted. */
+function submit(...record) {
+  const encoder = device.createCommandEncoder();
+  for (const r of record) r(encoder);
+  device.queue.submit([encoder.finish()]);
+}
+async function mapReadback() {
+  await readback.mapAsync(1);
+  readback.unmap();
 }
 
 const ways = {
   /** An empty submit, then onSubmittedWorkDone: Dawn's and the driver's least. */
   'empty submit + onSubmittedWorkDone': async () => {
-    device.queue.submit([device.createCommandEncoder().finish()]);
+    submit();
     await device.queue.onSubmittedWorkDone();
   },
   /** A dispatch alone, waited with onSubmittedWorkDone: what the compute pass adds to an empty submit. */
   'dispatch + onSubmittedWorkDone': async () => {
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bind);
-    pass.dispatchWorkgroups(4);
-    pass.end();
-    device.queue.submit([encoder.finish()]);
+    submit(computePass);
     await device.queue.onSubmittedWorkDone();
   },
   /** A copy into the readback buffer and its map, no dispatch: what mapping adds. */
   'copy + readback map': async () => {
-    const encoder = device.createCommandEncoder();
-    encoder.copyBufferToBuffer(output, 0, readback, 0, 1024);
-    device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(1);
-    readback.unmap();
+    submit(copyOut);
+    await mapReadback();
   },
   /** Dispatch + copy, waited with onSubmittedWorkDone and then mapped (the map should find the work done). */
   'dispatch + copy + onSubmittedWorkDone + map': async () => {
-    const encoder = device.createCommandEncoder();
-    dispatch(encoder);
-    device.queue.submit([encoder.finish()]);
+    submit(computePass, copyOut);
     await device.queue.onSubmittedWorkDone();
-    await readback.mapAsync(1);
-    readback.unmap();
+    await mapReadback();
   },
   /** Dispatch + copy to a readback buffer, then map it (the engine's wait, no upload). */
   'dispatch + readback map': async () => {
-    const encoder = device.createCommandEncoder();
-    dispatch(encoder);
-    device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(1);
-    readback.unmap();
+    submit(computePass, copyOut);
+    await mapReadback();
   },
   /** writeBuffer of the records (Dawn's own staging), dispatch, readback map. */
   'writeBuffer + dispatch + readback map': async () => {
     device.queue.writeBuffer(input, 0, host);
-    const encoder = device.createCommandEncoder();
-    dispatch(encoder);
-    device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(1);
-    readback.unmap();
+    submit(computePass, copyOut);
+    await mapReadback();
   },
   /** The engine's `mapped` path: fill the mapped staging, copy, dispatch, readback map and staging remap. */
   'mapped staging + dispatch + readback map + remap': async () => {
     new Uint8Array(staging.getMappedRange()).set(host);
     staging.unmap();
-    const encoder = device.createCommandEncoder();
-    encoder.copyBufferToBuffer(staging, 0, input, 0, bytes);
-    dispatch(encoder);
-    device.queue.submit([encoder.finish()]);
+    submit((encoder) => encoder.copyBufferToBuffer(staging, 0, input, 0, bytes), computePass, copyOut);
     const remap = staging.mapAsync(2);
-    await readback.mapAsync(1);
+    await mapReadback();
     await remap;
-    readback.unmap();
   },
 };
 
