@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { diagnoseEngines } from 'gpuqueue';
 import { probeCuda } from 'gpuqueue/cuda-driver';
+import { integerOption } from './cli-options.js';
 import type { CaseSpec } from './contender.js';
 import { baselinePtxPath } from './cuda-batch.js';
 import { ENGINE_NAMES, ENGINE_PLANS } from './engine-plans.js';
@@ -136,22 +137,10 @@ async function main(): Promise<number> {
     }
   }
   const plan = { ...(values.quick ? engine.quick : engine.full) };
-  if (values.repeats !== undefined) {
-    const n = Number(values.repeats);
-    if (!Number.isInteger(n) || n < 1 || n > 100) {
-      console.error(`--repeats must be an integer from 1 to 100; got ${JSON.stringify(values.repeats)}`);
-      return 2;
-    }
-    plan.repeats = n;
-  }
-  let ringBatches: number | undefined;
-  if (values['ring-batches'] !== undefined) {
-    ringBatches = Number(values['ring-batches']);
-    if (!Number.isInteger(ringBatches) || ringBatches < 2 || ringBatches > 64) {
-      console.error(`--ring-batches must be an integer from 2 to 64; got ${JSON.stringify(values['ring-batches'])}`);
-      return 2;
-    }
-  }
+  const repeats = integerOption('--repeats', values.repeats, 1, 100);
+  const ringBatches = integerOption('--ring-batches', values['ring-batches'], 2, 64);
+  if (repeats === null || ringBatches === null) return 2;
+  if (repeats !== undefined) plan.repeats = repeats;
   const outDir = resolve(values.out ?? fileURLToPath(new URL('../results', import.meta.url)));
   const planned = engine.planCases(plan, only).map((spec) => (ringBatches === undefined ? spec : { ...spec, ringBatches }));
   const needed = new Set<string>(engine.requires);
