@@ -43,12 +43,14 @@ const STAGES = arg('--stages') === undefined ? undefined : Number(arg('--stages'
 const UPLOAD = arg('--upload');
 /** Every case's ring is this many times its default size (bigger batches fit in flight). */
 const RING_SCALE = Number(arg('--ring-scale', '1'));
+/** A case's ring capacity, scaled. */
+const capacityOf = (c) => (c.capacity ?? 4096) * RING_SCALE;
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 /** A ring and its consumer, with produce/harvest helpers for this thread. */
 async function rig(c) {
-  const capacity = (c.capacity ?? 4096) * RING_SCALE;
+  const capacity = capacityOf(c);
   const config = resolveOptions({ capacity, slotBytes: c.slotBytes, maxRetries: 3, consumerSpinUs: 200 });
   const handler = resolveHandler(c.handler);
   const shards = Math.max(c.producers ?? 1, c.consumers ?? 1);
@@ -190,7 +192,7 @@ async function measure(c) {
     engine: c.engine,
     handler: c.handler,
     payloadBytes: c.slotBytes,
-    capacity: (c.capacity ?? 4096) * RING_SCALE,
+    capacity: capacityOf(c),
     producers: c.producers ?? 'main thread',
     thread: c.thread,
     upload: c.upload ?? UPLOAD,
