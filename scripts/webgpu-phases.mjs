@@ -116,8 +116,8 @@ for (const upload of uploads)
         add('firstDoneSeen', us(firstDone));
         add('roundTrip', us(t2));
       }
-      const counts = engine.batchCounts();
       await engine.stop();
+      const counts = engine.batchCounts(); // a worker thread reports its counts when it stops
       const out = {
         upload,
         thread,
