@@ -208,7 +208,7 @@ async function measure(c) {
       row.minMsgPerSec = Math.round(Math.min(...runs));
       row.maxMsgPerSec = Math.round(Math.max(...runs));
       row.mbPerSec = Math.round((row.msgPerSec * c.slotBytes) / 1e6);
-      // Share of the main thread's time spent harvesting (producer-thread cases): near 1, it is the bound.
+      // Share of the main thread's time spent harvesting in the last run (producer-thread cases): near 1, it is the bound.
       if (r.harvestShare !== undefined) row.harvestShare = +r.harvestShare.toFixed(2);
     } else {
       Object.assign(row, await roundTrips(r, pool, ROUND_TRIPS, c.batch ?? 1));
