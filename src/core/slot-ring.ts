@@ -10,21 +10,28 @@ import {
   Control,
   computeLayout,
   consumerDoorbellWord,
-  ENQUEUED_AT_BYTE,
-  HEADER_BYTES,
+  enqueuedAtIndex,
+  headerWord,
   ID_COUNTER_BYTE,
+  OUTCOME_BYTES,
+  outcomeWord,
+  payloadByte,
   RING_LAYOUT_VERSION,
   RING_MAGIC,
   type RingGeometry,
   type RingLayout,
+  resultByte,
   ShardControl,
   SlotFlag,
   SlotHeader,
+  SlotOutcome,
   SlotState,
-  shardSlotsByte,
   shardWord,
-  slotByteOffset,
+  slotOf,
+  stateWord,
 } from './slot-layout.js';
+
+const OUTCOME_WORDS = OUTCOME_BYTES / 4;
 
 /** Packed payloads up to this size are copied byte by byte: cheaper than making a view to `set` from. */
 const SMALL_COPY_BYTES = 32;
@@ -60,7 +67,7 @@ export class SlotRing {
     c[Control.SHARD_CAPACITY] = geometry.shardCapacity;
     c[Control.SLOT_BYTES] = geometry.slotBytes;
     c[Control.RESULT_BYTES] = geometry.resultBytes;
-    c[Control.SLOT_STRIDE] = layout.slotStride;
+    c[Control.PAYLOAD_AREA] = layout.payloadArea;
     c[Control.MAX_RETRIES] = maxRetries;
     ring.ids[0] = 1n;
     return ring;
@@ -130,40 +137,39 @@ export class SlotRing {
 
   /** Writes a claimed slot's header and payload (plain writes: `publish` makes them visible). */
   write(shard: number, position: number, payload: Uint8Array, id: number, keyHash: number, hasKey: boolean, enqueuedAt: number): void {
-    const off = slotByteOffset(this.layout, shard, position);
-    this.writeHeader(off, payload.byteLength, id, keyHash, hasKey, enqueuedAt);
-    this.u8.set(payload, off + HEADER_BYTES);
+    const slot = slotOf(this.layout, shard, position);
+    this.writeHeader(slot, payload.byteLength, id, keyHash, hasKey, enqueuedAt);
+    this.u8.set(payload, payloadByte(this.layout, slot));
   }
 
   /** The header a producer writes into a claimed slot (plain writes: `publish` makes them visible). */
-  private writeHeader(off: number, len: number, id: number, keyHash: number, hasKey: boolean, enqueuedAt: number): void {
-    const w = off >> 2;
+  private writeHeader(slot: number, len: number, id: number, keyHash: number, hasKey: boolean, enqueuedAt: number): void {
+    const w = headerWord(this.layout, slot);
     const i32 = this.i32;
+    i32[w + SlotHeader.FLAGS] = hasKey ? SlotFlag.HAS_KEY : 0;
     i32[w + SlotHeader.PAYLOAD_LEN] = len;
     i32[w + SlotHeader.ID_LO] = id >>> 0;
     i32[w + SlotHeader.ID_HI] = Math.floor(id / 4294967296);
     i32[w + SlotHeader.KEY_HASH] = keyHash | 0;
-    i32[w + SlotHeader.FLAGS] = hasKey ? SlotFlag.HAS_KEY : 0;
-    i32[w + SlotHeader.ATTEMPTS] = 0;
-    this.f64[(off + ENQUEUED_AT_BYTE) >> 3] = enqueuedAt;
+    this.f64[enqueuedAtIndex(this.layout, slot)] = enqueuedAt;
   }
 
   /**
    * Writes payloads [from, from + n) of a batch, unkeyed, with ids firstId, firstId + 1, …, into claimed
    * positions [position, position + n) of a shard, then publishes them: `write` then `publish` for a
-   * whole run, the slot offset stepped rather than recomputed (this loop is the batch path's cost).
+   * whole run, the offsets stepped rather than recomputed (this loop is the batch path's cost).
    */
   writeRun(shard: number, position: number, payloads: BatchPayloads, from: number, n: number, firstId: number, enqueuedAt: number): void {
-    const { u8 } = this;
-    const { slotStride, shardCapacity } = this.layout;
+    const { u8, i32, f64, layout } = this;
+    const { shardCapacity } = layout;
     const mask = shardCapacity - 1;
-    const shardBase = shardSlotsByte(this.layout, shard);
+    const shardSlot = shard * shardCapacity;
     const views = Array.isArray(payloads) ? payloads : undefined;
     const packed = Array.isArray(payloads) ? undefined : payloads;
     let index = position & mask;
     for (let j = 0; j < n; j++) {
-      const off = shardBase + index * slotStride;
-      const at = off + HEADER_BYTES;
+      const slot = shardSlot + index;
+      const at = payloadByte(layout, slot);
       let len: number;
       if (views !== undefined) {
         const payload = views[from + j] as Uint8Array;
@@ -178,7 +184,14 @@ export class SlotRing {
           for (let b = 0; b < len; b++) u8[at + b] = bytes[start + b] as number;
         } else u8.set(payloadAt(p, from + j), at);
       }
-      this.writeHeader(off, len, firstId + j, 0, false, enqueuedAt);
+      const w = headerWord(layout, slot);
+      const id = firstId + j;
+      i32[w + SlotHeader.FLAGS] = 0;
+      i32[w + SlotHeader.PAYLOAD_LEN] = len;
+      i32[w + SlotHeader.ID_LO] = id >>> 0;
+      i32[w + SlotHeader.ID_HI] = Math.floor(id / 4294967296);
+      i32[w + SlotHeader.KEY_HASH] = 0;
+      f64[enqueuedAtIndex(layout, slot)] = enqueuedAt;
       index = (index + 1) & mask;
     }
     this.publish(shard, position, n);
@@ -190,18 +203,16 @@ export class SlotRing {
    * consumer's re-check (after it set the doorbell) sees READY or we see the doorbell and notify.
    */
   publish(shard: number, position: number, n: number): void {
-    const { i32 } = this;
-    const { slotStride, shardCapacity } = this.layout;
-    const mask = shardCapacity - 1;
-    const shardWordBase = shardSlotsByte(this.layout, shard) >> 2;
-    const strideWords = slotStride >> 2;
+    const { i32, layout } = this;
+    const mask = layout.shardCapacity - 1;
+    const shardStates = stateWord(layout, shard * layout.shardCapacity);
     let index = position & mask;
     for (let i = 0; i < n; i++) {
-      Atomics.store(i32, shardWordBase + index * strideWords + SlotHeader.STATE, SlotState.READY);
+      Atomics.store(i32, shardStates + index, SlotState.READY);
       index = (index + 1) & mask;
     }
     Atomics.add(i32, Control.PUBLISHED, n);
-    const bell = consumerDoorbellWord(this.layout, shard);
+    const bell = consumerDoorbellWord(layout, shard);
     if (Atomics.load(i32, bell) === 1) {
       Atomics.store(i32, bell, 0);
       Atomics.notify(i32, bell);
@@ -226,18 +237,18 @@ export class SlotRing {
     return Atomics.load(this.i32, shardWord(shard, ShardControl.HARVEST_TAIL));
   }
 
-  /** Byte offsets of every claimed slot not yet harvested, shard by shard in position order (slow paths only). */
+  /** Every claimed slot not yet harvested, shard by shard in position order (slow paths only). */
   *unharvestedSlots(): Generator<number> {
     for (let s = 0; s < this.layout.shards; s++) {
       const tail = this.harvestTail(s);
       const depth = this.depth(s);
-      for (let i = 0; i < depth; i++) yield slotByteOffset(this.layout, s, (tail + i) | 0);
+      for (let i = 0; i < depth; i++) yield slotOf(this.layout, s, (tail + i) | 0);
     }
   }
 
   /** The state of the slot at a position (an acquire: when DONE, its result is visible). */
   stateAt(shard: number, position: number): number {
-    return Atomics.load(this.i32, (slotByteOffset(this.layout, shard, position) >> 2) + SlotHeader.STATE);
+    return Atomics.load(this.i32, stateWord(this.layout, slotOf(this.layout, shard, position)));
   }
 
   /**
@@ -245,16 +256,15 @@ export class SlotRing {
    * loads are acquires, so the results of the slots counted are visible to this thread.
    */
   doneRun(shard: number, max: number): number {
-    const { i32 } = this;
-    const { slotStride, shardCapacity } = this.layout;
+    const { i32, layout } = this;
+    const { shardCapacity } = layout;
     const mask = shardCapacity - 1;
-    const shardWordBase = shardSlotsByte(this.layout, shard) >> 2;
-    const strideWords = slotStride >> 2;
+    const shardStates = stateWord(layout, shard * shardCapacity);
     let index = Atomics.load(i32, shardWord(shard, ShardControl.HARVEST_TAIL)) & mask;
     // Never past one lap: every slot of a full shard may be DONE, and nothing here marks them seen.
     const limit = Math.min(max, shardCapacity);
     let n = 0;
-    while (n < limit && Atomics.load(i32, shardWordBase + index * strideWords + SlotHeader.STATE) === SlotState.DONE) {
+    while (n < limit && Atomics.load(i32, shardStates + index) === SlotState.DONE) {
       n++;
       index = (index + 1) & mask;
     }
@@ -262,23 +272,26 @@ export class SlotRing {
   }
 
   /**
-   * Frees the `n` slots at a shard's harvest tail (they were read): each becomes EMPTY, then the new
-   * HARVEST_TAIL is published, which is what lets producers reuse them, and producers waiting for space
-   * are woken. The EMPTY stores can be plain: only the tail store publishes them, and no one else writes
-   * a slot between DONE and the tail passing it.
+   * Frees the `n` slots at a shard's harvest tail (they were read): each becomes EMPTY with its attempt
+   * count back at 0, then the new HARVEST_TAIL is published, which is what lets producers reuse them, and
+   * producers waiting for space are woken. These stores can be plain: only the tail store publishes them,
+   * and no one else writes a slot between DONE and the tail passing it.
    */
   release(shard: number, n: number): void {
     if (n <= 0) return;
-    const { i32 } = this;
-    const { slotStride, shardCapacity } = this.layout;
+    const { i32, layout } = this;
+    const { shardCapacity } = layout;
     const mask = shardCapacity - 1;
-    const shardWordBase = shardSlotsByte(this.layout, shard) >> 2;
-    const strideWords = slotStride >> 2;
+    const shardSlot = shard * shardCapacity;
+    const shardStates = stateWord(layout, shardSlot);
+    const shardOutcomes = outcomeWord(layout, shardSlot) + SlotOutcome.ATTEMPTS;
+    const outcomeWords = OUTCOME_WORDS;
     const tailIdx = shardWord(shard, ShardControl.HARVEST_TAIL);
     const tail = Atomics.load(i32, tailIdx);
     let index = tail & mask;
     for (let i = 0; i < n; i++) {
-      i32[shardWordBase + index * strideWords + SlotHeader.STATE] = SlotState.EMPTY;
+      i32[shardStates + index] = SlotState.EMPTY;
+      i32[shardOutcomes + index * outcomeWords] = 0;
       index = (index + 1) & mask;
     }
     Atomics.store(i32, tailIdx, (tail + n) | 0);
@@ -293,35 +306,46 @@ export class SlotRing {
    * is what makes per-key completions FIFO) or after `max`, then frees them (`release`). Returns how many
    * were harvested.
    */
-  harvest(shard: number, max: number, visit: (slotOffset: number) => void): number {
+  harvest(shard: number, max: number, visit: (slot: number) => void): number {
     const n = this.doneRun(shard, max);
     const tail = this.harvestTail(shard);
-    for (let i = 0; i < n; i++) visit(slotByteOffset(this.layout, shard, (tail + i) | 0));
+    for (let i = 0; i < n; i++) visit(slotOf(this.layout, shard, (tail + i) | 0));
     this.release(shard, n);
     return n;
   }
 
-  // ---- slot field readers (byte offset of the slot) ----
+  // ---- slot field readers (a slot's ring-wide number, from `slotOf`) ----
 
-  idAt(off: number): number {
-    const w = off >> 2;
+  stateOf(slot: number): number {
+    return Atomics.load(this.i32, stateWord(this.layout, slot));
+  }
+
+  idAt(slot: number): number {
+    const w = headerWord(this.layout, slot);
     return (this.i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((this.i32[w + SlotHeader.ID_LO] as number) >>> 0);
   }
 
-  field(off: number, word: number): number {
-    return this.i32[(off >> 2) + word] as number;
+  /** A header word (SlotHeader). */
+  header(slot: number, word: number): number {
+    return this.i32[headerWord(this.layout, slot) + word] as number;
   }
 
-  enqueuedAt(off: number): number {
-    return this.f64[(off + ENQUEUED_AT_BYTE) >> 3] as number;
+  /** An outcome word (SlotOutcome). */
+  outcome(slot: number, word: number): number {
+    return this.i32[outcomeWord(this.layout, slot) + word] as number;
   }
 
-  payloadAt(off: number): Uint8Array {
-    return this.u8.subarray(off + HEADER_BYTES, off + HEADER_BYTES + (this.field(off, SlotHeader.PAYLOAD_LEN) >>> 0));
+  enqueuedAt(slot: number): number {
+    return this.f64[enqueuedAtIndex(this.layout, slot)] as number;
   }
 
-  resultAt(off: number): Uint8Array {
-    const from = off + this.layout.resultOffset;
-    return this.u8.subarray(from, from + (this.field(off, SlotHeader.RESULT_LEN) >>> 0));
+  payloadAt(slot: number): Uint8Array {
+    const from = payloadByte(this.layout, slot);
+    return this.u8.subarray(from, from + (this.header(slot, SlotHeader.PAYLOAD_LEN) >>> 0));
+  }
+
+  resultAt(slot: number): Uint8Array {
+    const from = resultByte(this.layout, slot);
+    return this.u8.subarray(from, from + (this.outcome(slot, SlotOutcome.RESULT_LEN) >>> 0));
   }
 }
