@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The webgpu engine on its own, measured at the ring (producer → engine → harvest on this thread, no Queue
-// on top), side by side in one run: the three ways slot records can reach the GPU, the consumer in a
-// worker thread vs on the owner thread, the round trip of a lone message and of 256 at once, producers
-// on threads of their own feeding one or more consumer threads, and the cpu engine (one worker) on the
-// same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
+// on top), side by side in one run: the three ways a batch's records and payloads can reach the GPU, the
+// consumer in a worker thread vs on the owner thread, the round trip of a lone message and of 256 at
+// once, producers on threads of their own feeding one or more consumer threads, and the cpu engine (one
+// worker) on the same workloads. Throughput cases run for a fixed time, several times (median, min, max). Prints
 // one table and writes JSON (date, machine, adapter, versions) to bench/results/.
 //   node bench/webgpu.mjs [--quick] [--build DIR (default: dist)] [--out FILE] [--only REGEX (case labels)]
 //     [--label TEXT (stored in the JSON, e.g. before/after)] [--producers N (default 4: the producer-thread cases)]

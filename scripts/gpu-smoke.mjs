@@ -12,7 +12,7 @@
 import { pathToFileURL } from 'node:url';
 import { QueueFullError } from '../dist/src/core/errors.js';
 import { Producer } from '../dist/src/core/producer.js';
-import { SlotHeader } from '../dist/src/core/slot-layout.js';
+import { SlotOutcome } from '../dist/src/core/slot-layout.js';
 import { SlotRing } from '../dist/src/core/slot-ring.js';
 import { CudaEngine } from '../dist/src/engines/cuda/cuda-engine.js';
 import { probeCuda } from '../dist/src/engines/cuda/driver/probe.js';
@@ -148,14 +148,14 @@ async function runCase(c) {
   let faultMismatch = 0;
   let mismatches = 0;
   const fp = spec.name === 'fault' ? spec.params : spec.params.inner?.name === 'fault' ? spec.params.inner.params : undefined;
-  const visit = (off) => {
-    const id = ring.idAt(off);
+  const visit = (slot) => {
+    const id = ring.idAt(slot);
     const i = indexOfId.get(id);
     indexOfId.delete(id);
     const want = reference(js, payloads[i], id, maxRetries, resultBytes);
-    const status = ring.field(off, SlotHeader.HANDLER_STATUS);
-    const attempts = ring.field(off, SlotHeader.ATTEMPTS);
-    const got = ring.resultAt(off);
+    const status = ring.outcome(slot, SlotOutcome.HANDLER_STATUS);
+    const attempts = ring.outcome(slot, SlotOutcome.ATTEMPTS);
+    const got = ring.resultAt(slot);
     if (status !== want.status || attempts !== want.attempts || !sameResult(spec, got, want.result)) {
       mismatches++;
       if (problems.length < 5)

@@ -7,6 +7,7 @@
 // Rounds default to enough for 2 M messages (at least 40): fewer leave small batches timed before the JIT
 // has optimised the loops (measured: 1.1 µs per message to harvest 256 after 40 rounds).
 import { parseArgs } from 'node:util';
+import { resultByte, SlotOutcome } from '../dist/src/core/slot-layout.js';
 import { createCompletionBatch, fnv1a, open } from '../dist/src/index.js';
 
 const { values } = parseArgs({
@@ -19,8 +20,8 @@ const { values } = parseArgs({
     // Pause the queue while the host enqueues and harvests: the kernel then polls no slot over PCIe, which
     // shows what its polling costs the host's own memory traffic.
     pause: { type: 'boolean', default: false },
-    // Before harvesting, read every word of the finished slots once (timed as `touch`): separates the
-    // cost of fetching the lines the GPU wrote from the harvest's own work.
+    // Before harvesting, read the finished slots' states, outcomes and results once (timed as `touch`):
+    // separates the cost of fetching the lines the GPU wrote from the harvest's own work.
     touch: { type: 'boolean', default: false },
   },
 });
@@ -39,11 +40,15 @@ const doneCount = () => {
   return n;
 };
 const stages = { enqueue: [], gpu: [], touch: [], harvest: [] };
+// The GPU wrote each finished slot's state, outcome and result area: one word per 16 B of each.
 const touchSlots = () => {
   let x = 0;
-  const { i32 } = ring;
-  const words = ring.layout.slotStride >> 2;
-  for (const off of ring.unharvestedSlots()) for (let w = off >> 2, end = w + words; w < end; w += 4) x ^= i32[w];
+  const { i32, layout } = ring;
+  const resultWords = layout.resultArea >> 2;
+  for (const slot of ring.unharvestedSlots()) {
+    x ^= ring.stateOf(slot) ^ ring.outcome(slot, SlotOutcome.ATTEMPTS);
+    for (let w = resultByte(layout, slot) >> 2, end = w + resultWords; w < end; w += 4) x ^= i32[w];
+  }
   return x;
 };
 let bad = 0;

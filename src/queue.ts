@@ -19,7 +19,7 @@ import { ACTIVE_IDLE_MS, Harvester } from './core/harvester.js';
 import { checkInteger, checkTimeout, LIMITS, type QueueConfig, type QueueOptions, resolveOptions } from './core/options.js';
 import { validatePartitionerSpec } from './core/partitioners.js';
 import { checkEnqueueOptionNames, type EnqueueBatchOptions, type EnqueueOptions, type MessageKey, Producer } from './core/producer.js';
-import { Control, computeLayout, SlotHeader, SlotState } from './core/slot-layout.js';
+import { Control, computeLayout, SlotState } from './core/slot-layout.js';
 import { SlotRing } from './core/slot-ring.js';
 import { type QueueStats, StatsRecorder } from './core/stats.js';
 import type { Engine } from './engines/engine.js';
@@ -511,20 +511,20 @@ export class Queue implements AsyncDisposable {
 
   /** Whether a message with this id sits in the ring (O(depth): only on slow paths). */
   private inRing(id: number): boolean {
-    for (const off of this.ring.unharvestedSlots()) {
-      if (this.ring.field(off, SlotHeader.STATE) !== SlotState.EMPTY && this.ring.idAt(off) === id) return true;
+    for (const slot of this.ring.unharvestedSlots()) {
+      if (this.ring.stateOf(slot) !== SlotState.EMPTY && this.ring.idAt(slot) === id) return true;
     }
     return false;
   }
 
   private collectUndelivered(): UndeliveredMessage[] {
     const out: UndeliveredMessage[] = [];
-    for (const off of this.ring.unharvestedSlots()) {
-      const state = this.ring.field(off, SlotHeader.STATE);
+    for (const slot of this.ring.unharvestedSlots()) {
+      const state = this.ring.stateOf(slot);
       if (state === SlotState.READY || state === SlotState.INFLIGHT) {
         out.push({
-          id: this.ring.idAt(off),
-          payload: this.ring.payloadAt(off).slice(),
+          id: this.ring.idAt(slot),
+          payload: this.ring.payloadAt(slot).slice(),
           state: state === SlotState.READY ? 'queued' : 'in-flight',
         });
       }

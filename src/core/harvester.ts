@@ -7,7 +7,17 @@
 import { BatchStatus, type CompletionBatch, type CompletionStore } from './completions.js';
 import { describeHandlerStatus, HandlerStatus } from './handler-status.js';
 import { wallClockMs } from './producer.js';
-import { Control, ENQUEUED_AT_BYTE, SlotFlag, SlotHeader, SlotState, shardSlotsByte } from './slot-layout.js';
+import {
+  Control,
+  enqueuedAtIndex,
+  headerWord,
+  outcomeWord,
+  resultByte,
+  SlotFlag,
+  SlotHeader,
+  SlotOutcome,
+  SlotState,
+} from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';
 import type { StatsRecorder } from './stats.js';
 
@@ -46,7 +56,7 @@ export class Harvester {
   draining = false;
   /** Callers awaiting something the harvester produces (results, iterators, space): worth a spin. */
   private readonly spaceListeners: (() => void)[] = [];
-  private readonly visit: (off: number) => void;
+  private readonly visit: (slot: number) => void;
   private arena = new Uint8Array(0);
   private arenaUsed = 0;
   /** The wall clock at the start of the current pass (one clock read per pass, not per message). */
@@ -57,7 +67,7 @@ export class Harvester {
     this.store = store;
     this.stats = stats;
     this.options = options;
-    this.visit = (off) => this.complete(off);
+    this.visit = (slot) => this.complete(slot);
   }
 
   // ---- pollCompletionsInto: straight from the ring into typed arrays ----
@@ -70,8 +80,9 @@ export class Harvester {
    */
   harvestInto(into: CompletionBatch, at: number, used: number): number {
     const ring = this.ring;
-    const { shards, resultOffset, slotStride, shardCapacity } = ring.layout;
-    const resultBytes = Math.max(1, ring.layout.resultBytes);
+    const layout = ring.layout;
+    const { shards, shardCapacity, resultArea } = layout;
+    const resultBytes = Math.max(1, layout.resultBytes);
     const { i32, u8, f64 } = ring;
     const stats = this.stats;
     const { ids, statuses, attempts: attemptsOut, handlerStatuses, resultOffsets, resultLengths, results } = into;
@@ -85,17 +96,18 @@ export class Harvester {
       if (room <= 0) break;
       const n = ring.doneRun(s, room);
       if (n === 0) continue;
-      const shardBase = shardSlotsByte(ring.layout, s);
+      const shardSlot = s * shardCapacity;
       let index = ring.harvestTail(s) & mask;
       for (let k = 0; k < n; k++, i++) {
-        const off = shardBase + index * slotStride;
+        const slot = shardSlot + index;
         index = (index + 1) & mask;
-        const w = off >> 2;
-        const attempts = i32[w + SlotHeader.ATTEMPTS] as number;
-        const handlerStatus = i32[w + SlotHeader.HANDLER_STATUS] as number;
-        stats.recordLatencyMs(nowMs - (f64[(off + ENQUEUED_AT_BYTE) >> 3] as number));
+        const h = headerWord(layout, slot);
+        const o = outcomeWord(layout, slot);
+        const attempts = i32[o + SlotOutcome.ATTEMPTS] as number;
+        const handlerStatus = i32[o + SlotOutcome.HANDLER_STATUS] as number;
+        stats.recordLatencyMs(nowMs - (f64[enqueuedAtIndex(layout, slot)] as number));
         if (attempts > 1) stats.retries += attempts - 1;
-        ids[i] = (i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[w + SlotHeader.ID_LO] as number) >>> 0);
+        ids[i] = (i32[h + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[h + SlotHeader.ID_LO] as number) >>> 0);
         attemptsOut[i] = attempts;
         handlerStatuses[i] = handlerStatus;
         resultOffsets[i] = usedBytes;
@@ -103,14 +115,14 @@ export class Harvester {
           stats.deadLettered++;
           statuses[i] = BatchStatus.DEAD_LETTER;
           resultLengths[i] = 0;
-          this.recordDeadLetter(off, attempts, handlerStatus);
+          this.recordDeadLetter(slot, attempts, handlerStatus);
           continue;
         }
         stats.completed++;
         statuses[i] = BatchStatus.OK;
-        const len = (i32[w + SlotHeader.RESULT_LEN] as number) >>> 0;
+        const len = (i32[o + SlotOutcome.RESULT_LEN] as number) >>> 0;
         resultLengths[i] = len;
-        const from = off + resultOffset;
+        const from = layout.resultsOffset + slot * resultArea;
         if (len <= 64) for (let b = 0; b < len; b++) results[usedBytes + b] = u8[from + b] as number;
         else results.set(u8.subarray(from, from + len), usedBytes);
         usedBytes += len;
@@ -184,50 +196,50 @@ export class Harvester {
     return this.options.maxRetainedResults - this.store.retained;
   }
 
-  private complete(off: number): void {
+  private complete(slot: number): void {
     const ring = this.ring;
-    const id = ring.idAt(off);
-    const attempts = ring.field(off, SlotHeader.ATTEMPTS);
-    const handlerStatus = ring.field(off, SlotHeader.HANDLER_STATUS);
+    const id = ring.idAt(slot);
+    const attempts = ring.outcome(slot, SlotOutcome.ATTEMPTS);
+    const handlerStatus = ring.outcome(slot, SlotOutcome.HANDLER_STATUS);
     const stats = this.stats;
-    stats.recordLatencyMs(this.passNowMs - ring.enqueuedAt(off));
+    stats.recordLatencyMs(this.passNowMs - ring.enqueuedAt(slot));
     if (attempts > 1) stats.retries += attempts - 1;
     if (handlerStatus === HandlerStatus.OK) {
       stats.completed++;
-      this.store.add({ id, status: 'ok', data: this.copyResult(off), attempts, handlerStatus });
+      this.store.add({ id, status: 'ok', data: this.copyResult(slot), attempts, handlerStatus });
       return;
     }
     stats.deadLettered++;
-    const reason = this.recordDeadLetter(off, attempts, handlerStatus);
+    const reason = this.recordDeadLetter(slot, attempts, handlerStatus);
     this.store.add({ id, status: 'dead-letter', data: EMPTY, attempts, handlerStatus, reason });
   }
 
   /** Keeps a dead letter's record (with a copy of its payload) for `deadLetters()`; returns its reason. */
-  private recordDeadLetter(off: number, attempts: number, handlerStatus: number): string {
+  private recordDeadLetter(slot: number, attempts: number, handlerStatus: number): string {
     const ring = this.ring;
     const reason = `the last of ${attempts} attempt${attempts === 1 ? '' : 's'} ended with ${describeHandlerStatus(handlerStatus)}`;
-    const hasKey = (ring.field(off, SlotHeader.FLAGS) & SlotFlag.HAS_KEY) !== 0;
+    const hasKey = (ring.header(slot, SlotHeader.FLAGS) & SlotFlag.HAS_KEY) !== 0;
     this.store.addDeadLetter({
-      id: ring.idAt(off),
-      payload: ring.payloadAt(off).slice(),
+      id: ring.idAt(slot),
+      payload: ring.payloadAt(slot).slice(),
       attempts,
       handlerStatus,
       reason,
-      ...(hasKey ? { keyHash: ring.field(off, SlotHeader.KEY_HASH) >>> 0 } : {}),
+      ...(hasKey ? { keyHash: ring.header(slot, SlotHeader.KEY_HASH) >>> 0 } : {}),
     });
     return reason;
   }
 
   /** A copy of a slot's result (the slot is reused right after), carved from a shared chunk when small. */
-  private copyResult(off: number): Uint8Array {
-    const len = this.ring.field(off, SlotHeader.RESULT_LEN) >>> 0;
+  private copyResult(slot: number): Uint8Array {
+    const len = this.ring.outcome(slot, SlotOutcome.RESULT_LEN) >>> 0;
     if (len === 0) return EMPTY;
-    if (len > ARENA_BYTES / 8) return this.ring.resultAt(off).slice();
+    if (len > ARENA_BYTES / 8) return this.ring.resultAt(slot).slice();
     if (this.arenaUsed + len > this.arena.length) {
       this.arena = new Uint8Array(ARENA_BYTES);
       this.arenaUsed = 0;
     }
-    const from = off + this.ring.layout.resultOffset;
+    const from = resultByte(this.ring.layout, slot);
     const at = this.arenaUsed;
     const src = this.ring.u8;
     const dst = this.arena;

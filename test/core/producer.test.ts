@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Producer } from '../../src/core/producer.js';
-import { Control, SlotHeader, SlotState } from '../../src/core/slot-layout.js';
+import { Control, SlotState, stateWord } from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
 
 const geometry = { shards: 1, consumers: 1, shardCapacity: 4, slotBytes: 8, resultBytes: 4 };
@@ -13,9 +13,8 @@ const payloads = (n: number) => Array.from({ length: n }, (_, i) => Uint8Array.o
 
 /** Plays consumer and harvester for every claimed slot: DONE, then freed. */
 function finishAll(ring: SlotRing): number {
-  for (const off of [...ring.unharvestedSlots()]) {
-    if (Atomics.load(ring.i32, (off >> 2) + SlotHeader.STATE) === SlotState.READY)
-      Atomics.store(ring.i32, (off >> 2) + SlotHeader.STATE, SlotState.DONE);
+  for (const slot of [...ring.unharvestedSlots()]) {
+    if (ring.stateOf(slot) === SlotState.READY) Atomics.store(ring.i32, stateWord(ring.layout, slot), SlotState.DONE);
   }
   return ring.harvest(0, 1 << 20, () => {});
 }

@@ -1,6 +1,6 @@
-// The ring's byte layout (core/slot-layout.ts): what a GPU and every thread rely on. Payload and result
-// areas are 16-aligned with a stride that is a multiple of 16, slots start on a cache line, no two parties'
-// words share a line, nothing overlaps, and positions wrap the way 32-bit counters do.
+// The ring's byte layout (core/slot-layout.ts): what a GPU and every thread rely on. Each per-slot array
+// (states, headers, outcomes, payloads, results) starts on a cache line, payload and result areas are
+// 16-aligned, nothing overlaps, and positions wrap the way 32-bit counters do.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -12,6 +12,7 @@ import {
   computeLayout,
   consumerDoorbellWord,
   ENQUEUED_AT_BYTE,
+  enqueuedAtIndex,
   HEADER_BYTES,
   ID_COUNTER_BYTE,
   LINE_BYTES,
@@ -21,7 +22,14 @@ import {
   SlotHeader,
   SlotState,
   shardWord,
-  slotByteOffset,
+  headerWord,
+  OUTCOME_BYTES,
+  outcomeWord,
+  payloadByte,
+  resultByte,
+  SlotOutcome,
+  slotOf,
+  stateWord,
 } from '../../src/core/slot-layout.js';
 
 function* geometries(): Generator<RingGeometry> {
@@ -32,22 +40,34 @@ function* geometries(): Generator<RingGeometry> {
           for (const resultBytes of [1, 4, 16, 100, 2048]) yield { shards, consumers, shardCapacity, slotBytes, resultBytes };
 }
 
+/** The [start, end) byte ranges of a layout's five per-slot arrays, in buffer order. */
+const arrays = (l: ReturnType<typeof computeLayout>) => [
+  ['states', l.statesOffset, l.statesOffset + l.slots * 4],
+  ['headers', l.headersOffset, l.headersOffset + l.slots * HEADER_BYTES],
+  ['outcomes', l.outcomesOffset, l.outcomesOffset + l.slots * OUTCOME_BYTES],
+  ['payloads', l.payloadsOffset, l.payloadsOffset + l.slots * l.payloadArea],
+  ['results', l.resultsOffset, l.resultsOffset + l.slots * l.resultArea],
+] as const;
+
 describe('computeLayout', () => {
-  it('gives a stride that is a multiple of 16, 16-aligned payload and result areas, and slots that start on a 64-byte line', () => {
+  it('starts each per-slot array on a 64-byte line, after the one before, with 16-aligned payload and result areas', () => {
     let count = 0;
     for (const g of geometries()) {
       const l = computeLayout(g);
       const where = JSON.stringify(g);
-      assert.equal(l.slotStride % AREA_ALIGN, 0, `stride ${l.slotStride} is a multiple of 16: ${where}`);
-      assert.equal(l.slotsOffset % LINE_BYTES, 0, `slots start on a cache line: ${where}`);
-      assert.equal(HEADER_BYTES % AREA_ALIGN, 0, 'the payload follows the header at a 16-aligned offset');
-      assert.equal(l.resultOffset % AREA_ALIGN, 0, `the result area is 16-aligned: ${where}`);
-      assert.ok(l.resultOffset >= HEADER_BYTES + g.slotBytes, `the result area starts after the payload: ${where}`);
-      assert.ok(l.resultOffset < HEADER_BYTES + g.slotBytes + AREA_ALIGN, `the payload area is padded by less than 16: ${where}`);
-      assert.ok(l.slotStride >= l.resultOffset + g.resultBytes, `the result fits in the slot: ${where}`);
-      assert.ok(l.slotStride < l.resultOffset + g.resultBytes + AREA_ALIGN, `the result area is padded by less than 16: ${where}`);
-      assert.equal(l.totalBytes, l.slotsOffset + g.shards * g.shardCapacity * l.slotStride, where);
-      assert.equal(l.totalBytes % AREA_ALIGN, 0);
+      assert.equal(l.slots, g.shards * g.shardCapacity, where);
+      assert.equal(l.payloadArea % AREA_ALIGN, 0, `payload area ${l.payloadArea}: ${where}`);
+      assert.ok(l.payloadArea >= g.slotBytes && l.payloadArea < g.slotBytes + AREA_ALIGN, `payload area padded by less than 16: ${where}`);
+      assert.equal(l.resultArea % AREA_ALIGN, 0, `result area ${l.resultArea}: ${where}`);
+      assert.ok(l.resultArea >= g.resultBytes && l.resultArea < g.resultBytes + AREA_ALIGN, `result area padded by less than 16: ${where}`);
+      let end = CONTROL_BYTES + g.shards * SHARD_CONTROL_BYTES + g.consumers * CONSUMER_DOORBELL_BYTES;
+      for (const [name, from, to] of arrays(l)) {
+        assert.equal(from % LINE_BYTES, 0, `${name} start on a cache line: ${where}`);
+        assert.ok(from >= end && from < end + LINE_BYTES, `${name} follow the array before, padded to a line only: ${where}`);
+        end = to;
+      }
+      assert.ok(l.totalBytes >= end && l.totalBytes < end + LINE_BYTES, where);
+      assert.equal(l.totalBytes % LINE_BYTES, 0);
       count++;
     }
     assert.ok(count > 1000);
@@ -59,11 +79,11 @@ describe('computeLayout', () => {
     assert.deepEqual([l.shards, l.consumers, l.shardCapacity, l.slotBytes, l.resultBytes], [2, 3, 8, 100, 4]);
   });
 
-  it('places the control block, shard controls, doorbells and slots one after another without overlap', () => {
+  it('places the control block, shard controls, doorbells and the slot arrays one after another without overlap', () => {
     for (const g of geometries()) {
       const l = computeLayout(g);
       const doorbellsEnd = CONTROL_BYTES + g.shards * SHARD_CONTROL_BYTES + g.consumers * CONSUMER_DOORBELL_BYTES;
-      assert.ok(l.slotsOffset >= doorbellsEnd && l.slotsOffset < doorbellsEnd + LINE_BYTES, JSON.stringify(g));
+      assert.ok(l.statesOffset >= doorbellsEnd && l.statesOffset < doorbellsEnd + LINE_BYTES, JSON.stringify(g));
       for (let s = 0; s < g.shards; s++) {
         const first = shardWord(s, ShardControl.HEAD) * 4;
         const last = shardWord(s, ShardControl.HARVEST_TAIL) * 4;
@@ -112,7 +132,18 @@ describe('control block and slot header', () => {
     for (const w of words) assert.ok(w >= 0 && (w + 1) * 4 <= ENQUEUED_AT_BYTE, `header word ${w}`);
     assert.equal(ENQUEUED_AT_BYTE % 8, 0, 'the enqueue time is 8-aligned for Float64Array');
     assert.ok(ENQUEUED_AT_BYTE + 8 <= HEADER_BYTES);
-    assert.equal(SlotHeader.STATE, 0, 'the state word leads the slot');
+    assert.equal(HEADER_BYTES % AREA_ALIGN, 0, 'headers are 16-aligned for 16-byte GPU loads');
+    assert.ok(
+      SlotHeader.PAYLOAD_LEN < 4 && SlotHeader.ID_LO < 4 && SlotHeader.ID_HI < 4,
+      "a GPU reads a message's length and id in the header's first 16 bytes",
+    );
+  });
+
+  it('fits every outcome word in the outcome record without overlap', () => {
+    const words = Object.values(SlotOutcome);
+    assert.equal(new Set(words).size, words.length);
+    for (const w of words) assert.ok(w >= 0 && (w + 1) * 4 <= OUTCOME_BYTES, `outcome word ${w}`);
+    assert.equal(OUTCOME_BYTES % AREA_ALIGN, 0);
   });
 
   it('has four distinct slot states with EMPTY = 0 (a fresh, zeroed buffer is all EMPTY)', () => {
@@ -121,37 +152,51 @@ describe('control block and slot header', () => {
   });
 });
 
-describe('slotByteOffset', () => {
+describe('slotOf and the per-array indices', () => {
   const g = { shards: 4, consumers: 2, shardCapacity: 8, slotBytes: 20, resultBytes: 4 };
   const l = computeLayout(g);
 
-  it('gives every slot of every shard its own stride-sized place inside the buffer', () => {
-    const offsets: number[] = [];
-    for (let s = 0; s < g.shards; s++) for (let p = 0; p < g.shardCapacity; p++) offsets.push(slotByteOffset(l, s, p));
-    const sorted = [...offsets].sort((a, b) => a - b);
-    assert.deepEqual(sorted, offsets, 'shard 0 first, positions in order');
-    sorted.forEach((off, i) => {
-      assert.equal(off, l.slotsOffset + i * l.slotStride);
-      assert.equal(off % AREA_ALIGN, 0);
-    });
-    assert.equal((sorted.at(-1) as number) + l.slotStride, l.totalBytes);
+  it('numbers every slot of every shard once, shard 0 first, positions in order', () => {
+    const slots: number[] = [];
+    for (let s = 0; s < g.shards; s++) for (let p = 0; p < g.shardCapacity; p++) slots.push(slotOf(l, s, p));
+    assert.deepEqual(
+      slots,
+      slots.map((_, i) => i),
+    );
+  });
+
+  it("puts each slot's entry of each array inside that array, one entry apart", () => {
+    const inside = (name: string, at: number, size: number) => {
+      const range = arrays(l).find(([n]) => n === name) as readonly [string, number, number];
+      assert.ok(at >= range[1] && at + size <= range[2], `${name} entry at byte ${at}`);
+    };
+    for (let slot = 0; slot < l.slots; slot++) {
+      inside('states', stateWord(l, slot) * 4, 4);
+      inside('headers', headerWord(l, slot) * 4, HEADER_BYTES);
+      inside('outcomes', outcomeWord(l, slot) * 4, OUTCOME_BYTES);
+      inside('payloads', payloadByte(l, slot), l.payloadArea);
+      inside('results', resultByte(l, slot), l.resultArea);
+      assert.equal(enqueuedAtIndex(l, slot) * 8, headerWord(l, slot) * 4 + ENQUEUED_AT_BYTE);
+      assert.equal(payloadByte(l, slot) % AREA_ALIGN, 0);
+      assert.equal(resultByte(l, slot) % AREA_ALIGN, 0);
+    }
+    assert.equal(stateWord(l, 1) - stateWord(l, 0), 1);
+    assert.equal((headerWord(l, 1) - headerWord(l, 0)) * 4, HEADER_BYTES);
+    assert.equal((outcomeWord(l, 1) - outcomeWord(l, 0)) * 4, OUTCOME_BYTES);
+    assert.equal(payloadByte(l, 1) - payloadByte(l, 0), l.payloadArea);
+    assert.equal(resultByte(l, 1) - resultByte(l, 0), l.resultArea);
   });
 
   it('wraps positions by shardCapacity, across the 32-bit counter wrap too', () => {
     for (let s = 0; s < g.shards; s++) {
       for (const p of [0, 3, 7, 1000, 2 ** 31 - 1, -1, -8, -(2 ** 31)]) {
         const index = ((p % g.shardCapacity) + g.shardCapacity) % g.shardCapacity;
-        assert.equal(slotByteOffset(l, s, p), slotByteOffset(l, s, index), `shard ${s} position ${p}`);
-        assert.equal(slotByteOffset(l, s, p + g.shardCapacity), slotByteOffset(l, s, p));
+        assert.equal(slotOf(l, s, p), slotOf(l, s, index), `shard ${s} position ${p}`);
+        assert.equal(slotOf(l, s, p + g.shardCapacity), slotOf(l, s, p));
       }
       const last = 2 ** 31 - 1;
-      const next = (last + 1) | 0;
-      assert.equal(
-        slotByteOffset(l, s, next) - l.slotsOffset - s * g.shardCapacity * l.slotStride,
-        0,
-        'the position after 2³¹−1 is slot 0',
-      );
-      assert.equal(slotByteOffset(l, s, last), slotByteOffset(l, s, g.shardCapacity - 1));
+      assert.equal(slotOf(l, s, (last + 1) | 0), s * g.shardCapacity, 'the position after 2³¹−1 is slot 0');
+      assert.equal(slotOf(l, s, last), slotOf(l, s, g.shardCapacity - 1));
     }
   });
 });

@@ -3,18 +3,18 @@
 // checked here; the contract suite covers the same ring under real threads.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Control, SlotHeader, SlotState, slotByteOffset } from '../../src/core/slot-layout.js';
+import { Control, outcomeWord, resultByte, SlotHeader, SlotOutcome, SlotState, slotOf, stateWord } from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
 
 const geometry = { shards: 2, consumers: 1, shardCapacity: 4, slotBytes: 8, resultBytes: 4 };
 
 /** Plays the consumer: marks the slot at a position DONE with a result, as an engine would. */
 function finish(ring: SlotRing, shard: number, position: number, result: number[]): void {
-  const off = slotByteOffset(ring.layout, shard, position);
-  ring.u8.set(result, off + ring.layout.resultOffset);
-  ring.i32[(off >> 2) + SlotHeader.RESULT_LEN] = result.length;
-  ring.i32[(off >> 2) + SlotHeader.ATTEMPTS] = 1;
-  Atomics.store(ring.i32, (off >> 2) + SlotHeader.STATE, SlotState.DONE);
+  const slot = slotOf(ring.layout, shard, position);
+  ring.u8.set(result, resultByte(ring.layout, slot));
+  ring.i32[outcomeWord(ring.layout, slot) + SlotOutcome.RESULT_LEN] = result.length;
+  ring.i32[outcomeWord(ring.layout, slot) + SlotOutcome.ATTEMPTS] = 1;
+  Atomics.store(ring.i32, stateWord(ring.layout, slot), SlotState.DONE);
 }
 
 function produce(ring: SlotRing, shard: number, payload: number[]): { position: number; id: number } {
@@ -64,11 +64,11 @@ describe('SlotRing', () => {
     const ring = SlotRing.create(geometry, 0);
     const { position, id } = produce(ring, 1, [1, 2, 3]);
     assert.equal(ring.stateAt(1, position), SlotState.READY);
-    const off = slotByteOffset(ring.layout, 1, position);
-    assert.equal(ring.idAt(off), id);
-    assert.deepEqual([...ring.payloadAt(off)], [1, 2, 3]);
-    assert.equal(ring.field(off, SlotHeader.KEY_HASH), 0xabc);
-    assert.equal(ring.enqueuedAt(off), 1234.5);
+    const slot = slotOf(ring.layout, 1, position);
+    assert.equal(ring.idAt(slot), id);
+    assert.deepEqual([...ring.payloadAt(slot)], [1, 2, 3]);
+    assert.equal(ring.header(slot, SlotHeader.KEY_HASH), 0xabc);
+    assert.equal(ring.enqueuedAt(slot), 1234.5);
   });
 
   it('keeps ids above 2³² intact in a slot', () => {
@@ -76,7 +76,7 @@ describe('SlotRing', () => {
     const position = ring.claim(0, 1);
     const big = 2 ** 40 + 12345;
     ring.write(0, position, new Uint8Array(1), big, 0, false, 0);
-    assert.equal(ring.idAt(slotByteOffset(ring.layout, 0, position)), big);
+    assert.equal(ring.idAt(slotOf(ring.layout, 0, position)), big);
   });
 
   it('harvests DONE slots in position order and stops at the first that is not DONE', () => {
@@ -87,7 +87,7 @@ describe('SlotRing', () => {
     finish(ring, 0, b.position, [20]);
     finish(ring, 0, c.position, [30]);
     const seen: number[] = [];
-    const visit = (off: number) => seen.push(ring.idAt(off));
+    const visit = (slot: number) => seen.push(ring.idAt(slot));
     assert.equal(ring.harvest(0, 10, visit), 0, 'the oldest slot is not done, so nothing is harvested (FIFO)');
     finish(ring, 0, a.position, [10]);
     assert.equal(ring.harvest(0, 2, visit), 2, 'max bounds one pass');
@@ -104,10 +104,10 @@ describe('SlotRing', () => {
     for (let round = 0; round < 50; round++) {
       const made = [produce(ring, 1, [round, 1]), produce(ring, 1, [round, 2]), produce(ring, 1, [round, 3])];
       for (const m of made) finish(ring, 1, m.position, [m.id & 0xff]);
-      ring.harvest(1, 10, (off) => {
-        assert.equal(ring.u8[off + ring.layout.resultOffset], ring.idAt(off) & 0xff);
-        assert.equal(ring.payloadAt(off)[0], round);
-        seen.push(ring.idAt(off));
+      ring.harvest(1, 10, (slot) => {
+        assert.equal(ring.u8[resultByte(ring.layout, slot)], ring.idAt(slot) & 0xff);
+        assert.equal(ring.payloadAt(slot)[0], round);
+        seen.push(ring.idAt(slot));
       });
     }
     assert.deepEqual(
@@ -130,6 +130,19 @@ describe('SlotRing', () => {
     assert.equal(ring.doneRun(0, Number.POSITIVE_INFINITY), 0, 'released slots are EMPTY, not DONE');
   });
 
+  it('release sets each freed slot\'s attempt count back to 0 (producers never write it), and only theirs', () => {
+    const ring = SlotRing.create(geometry, 0);
+    const positions = [0, 1, 2].map((i) => produce(ring, 0, [i]).position);
+    for (const p of positions) finish(ring, 0, p, [p]);
+    const attemptsAt = (p: number) => ring.outcome(slotOf(ring.layout, 0, p), SlotOutcome.ATTEMPTS);
+    assert.deepEqual(positions.map(attemptsAt), [1, 1, 1]);
+    ring.release(0, 2);
+    assert.deepEqual(positions.map(attemptsAt), [0, 0, 1], 'the third slot was not freed');
+    const { position } = produce(ring, 0, [9]);
+    assert.equal(position, 3);
+    assert.equal(attemptsAt(position), 0, 'a fresh slot starts at 0 attempts');
+  });
+
   it('writeRun writes a run of views or packed payloads with consecutive ids, across the end of the shard', () => {
     const ring = SlotRing.create(geometry, 0);
     // Move the shard's positions to 3 so a run of 3 wraps past the end (indices 3, 0, 1).
@@ -146,12 +159,12 @@ describe('SlotRing', () => {
     ring.writeRun(0, position, packed, 0, 3, first, 99.5);
     const expected = [[1, 2], [3], [4, 5, 6, 7]];
     for (let j = 0; j < 3; j++) {
-      const off = slotByteOffset(ring.layout, 0, position + j);
+      const slot = slotOf(ring.layout, 0, position + j);
       assert.equal(ring.stateAt(0, position + j), SlotState.READY);
-      assert.deepEqual([...ring.payloadAt(off)], expected[j]);
-      assert.equal(ring.idAt(off), first + j);
-      assert.equal(ring.enqueuedAt(off), 99.5);
-      assert.equal(ring.field(off, SlotHeader.FLAGS), 0);
+      assert.deepEqual([...ring.payloadAt(slot)], expected[j]);
+      assert.equal(ring.idAt(slot), first + j);
+      assert.equal(ring.enqueuedAt(slot), 99.5);
+      assert.equal(ring.header(slot, SlotHeader.FLAGS), 0);
     }
     assert.equal(ring.control(Control.PUBLISHED), 6, 'PUBLISHED counts every slot published');
   });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import type { QueueConfig } from '../../src/core/options.js';
 import { Producer } from '../../src/core/producer.js';
-import { SlotHeader } from '../../src/core/slot-layout.js';
+import { SlotOutcome } from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
 import { CudaEngine } from '../../src/engines/cuda/cuda-engine.js';
 import { probeCuda } from '../../src/engines/cuda/driver/probe.js';
@@ -50,14 +50,14 @@ test('the persistent kernel computes checksums equal to JS and dead-letters exac
       }
       let n = 0;
       for (let s = 0; s < ring.layout.shards; s++) {
-        n += ring.harvest(s, 1 << 30, (off) => {
-          const id = ring.idAt(off);
+        n += ring.harvest(s, 1 << 30, (slot) => {
+          const id = ring.idAt(slot);
           const payload = payloads.get(id) as Uint8Array;
           payloads.delete(id);
           const dead = faultFails(id, maxRetries, spec.params as FaultParams);
-          assert.equal(ring.field(off, SlotHeader.HANDLER_STATUS) !== 0, dead, `message ${id} dead-lettered iff faultFails`);
-          assert.equal(ring.field(off, SlotHeader.ATTEMPTS), dead ? 1 + maxRetries : 1);
-          if (!dead) assert.equal(Buffer.from(ring.resultAt(off)).readUInt32LE(0), fnv1a(payload), `checksum of message ${id}`);
+          assert.equal(ring.outcome(slot, SlotOutcome.HANDLER_STATUS) !== 0, dead, `message ${id} dead-lettered iff faultFails`);
+          assert.equal(ring.outcome(slot, SlotOutcome.ATTEMPTS), dead ? 1 + maxRetries : 1);
+          if (!dead) assert.equal(Buffer.from(ring.resultAt(slot)).readUInt32LE(0), fnv1a(payload), `checksum of message ${id}`);
           seen++;
         });
       }

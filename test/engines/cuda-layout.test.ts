@@ -61,3 +61,24 @@ test('handler_abi.cuh handler statuses equal handler-status.ts', () => {
   const cuh = parseConstants('handler_abi.cuh');
   assertSame(new Map([['HandlerStatus', new Map(Object.entries(HandlerStatus))]]), cuh, ['HandlerStatus'], 'handler_abi.cuh');
 });
+
+test('the per-slot arrays suit the kernel: 16-byte aligned, the staged header chunk and the outcome store hold its words', () => {
+  const { SlotHeader, SlotOutcome, HEADER_BYTES, OUTCOME_BYTES, AREA_ALIGN } = layout;
+  // persistent_consumer.cu stages header chunk 0 (16 B) only, and writes an outcome as one 16-B store.
+  for (const word of [SlotHeader.PAYLOAD_LEN, SlotHeader.ID_LO, SlotHeader.ID_HI]) assert.ok(word < 4, 'in header chunk 0');
+  assert.equal(HEADER_BYTES % 16, 0);
+  assert.equal(OUTCOME_BYTES, 16);
+  assert.deepEqual([SlotOutcome.ATTEMPTS, SlotOutcome.RESULT_LEN, SlotOutcome.HANDLER_STATUS], [0, 1, 2]);
+  for (const g of [
+    { shards: 1, consumers: 1, shardCapacity: 4, slotBytes: 1, resultBytes: 1 },
+    { shards: 3, consumers: 2, shardCapacity: 256, slotBytes: 250, resultBytes: 20 },
+  ]) {
+    const l = layout.computeLayout(g);
+    for (const offset of [l.statesOffset, l.headersOffset, l.outcomesOffset, l.payloadsOffset, l.resultsOffset]) {
+      assert.equal(offset % layout.LINE_BYTES, 0, 'each array on a line of its own');
+    }
+    assert.equal(l.payloadArea % AREA_ALIGN, 0);
+    assert.equal(l.resultArea % AREA_ALIGN, 0);
+    assert.ok(l.totalBytes < 2 ** 32, 'the kernel takes the offsets as 32-bit words');
+  }
+});

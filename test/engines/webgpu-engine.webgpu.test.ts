@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HandlerStatus } from '../../src/core/handler-status.js';
 import { resolveOptions } from '../../src/core/options.js';
-import { Control, SlotHeader, SlotState, slotByteOffset } from '../../src/core/slot-layout.js';
+import { Control, outcomeWord, SlotOutcome, SlotState, slotOf } from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
 import { CpuEngine } from '../../src/engines/cpu/cpu-engine.js';
 import type { Engine } from '../../src/engines/engine.js';
@@ -81,12 +81,12 @@ function rig(
       const deadline = performance.now() + timeoutMs;
       while (out.length < n) {
         for (let s = 0; s < SHARDS; s++) {
-          ring.harvest(s, 1 << 20, (off) => {
+          ring.harvest(s, 1 << 20, (slot) => {
             out.push({
-              id: ring.idAt(off),
-              status: ring.field(off, SlotHeader.HANDLER_STATUS),
-              attempts: ring.field(off, SlotHeader.ATTEMPTS),
-              data: ring.resultAt(off).slice(),
+              id: ring.idAt(slot),
+              status: ring.outcome(slot, SlotOutcome.HANDLER_STATUS),
+              attempts: ring.outcome(slot, SlotOutcome.ATTEMPTS),
+              data: ring.resultAt(slot).slice(),
             });
           });
         }
@@ -273,7 +273,7 @@ describe('the webgpu engine runs every built-in handler bit-identically to its J
   });
 });
 
-describe('how batches are staged: whole runs of slots, or one record per message', { skip }, () => {
+describe('how batches are staged and published: a run of slots with one copy per array, or one copy per message', { skip }, () => {
   for (const upload of ['mapped', 'write-buffer', 'mapped-at-creation'] as const) {
     it(`upload ${upload}: 2000 checksums of 0…256-byte payloads in batches of every size up to 256 equal FNV-1a`, async () => {
       const payloads = randomPayloads(seeded(31), 2000, 256);
@@ -295,8 +295,12 @@ describe('how batches are staged: whole runs of slots, or one record per message
     });
   }
 
-  it('a result area over 512 B stages records one by one: 300 echo payloads of 0…2000 bytes through a 64-slot ring come back byte for byte', async () => {
-    const payloads = randomPayloads(seeded(11), 300, 2000);
+  it('results far shorter than their 2000 B areas (published one by one) and full ones (a run at once): 600 echo payloads through a 64-slot ring come back byte for byte', async () => {
+    const rand = seeded(11);
+    // Runs of short results (word copies and set() calls) among runs with full ones (one copy per run).
+    const payloads = randomPayloads(rand, 600, 2000).map((p, i) =>
+      i % 100 < 50 ? p : p.subarray(0, i % 2 === 0 ? Math.floor(rand() * 65) : 65 + Math.floor(rand() * 200)),
+    );
     const r = rig(resolveHandler('echo'), { slotBytes: 2000, resultBytes: 2000, capacity: 64 });
     await withRig(r, async () => {
       r.produce(payloads);
@@ -309,7 +313,7 @@ describe('how batches are staged: whole runs of slots, or one record per message
     assert.deepEqual(r.faults, []);
   });
 
-  it('payloads far shorter than their 4 KB slots (copied one by one, not as whole runs), in runs cut where a 32-slot shard wraps, all give FNV-1a', async () => {
+  it('payloads far shorter than their 4 KB areas (copied one by one, not as whole runs), in runs cut where a 32-slot shard wraps, all give FNV-1a', async () => {
     const rand = seeded(12);
     const payloads = randomPayloads(rand, 600, 4096).map((p, i) => (i % 3 === 0 ? p : p.subarray(0, Math.floor(rand() * 65))));
     const r = rig(resolveHandler('checksum'), { slotBytes: 4096, resultBytes: 4, capacity: 64, engine: { thread: 'owner' } });
@@ -332,7 +336,7 @@ describe('how batches are staged: whole runs of slots, or one record per message
       const pos = r.ring.claim(0, 40);
       for (let i = 0; i < 40; i++) {
         r.ring.write(0, pos + i, new Uint8Array([i]), i + 1, 0, false, 0);
-        if (i % 4 === 1) r.ring.i32[(slotByteOffset(r.ring.layout, 0, pos + i) >> 2) + SlotHeader.ATTEMPTS] = 1 + maxRetries;
+        if (i % 4 === 1) r.ring.i32[outcomeWord(r.ring.layout, slotOf(r.ring.layout, 0, pos + i)) + SlotOutcome.ATTEMPTS] = 1 + maxRetries;
       }
       r.ring.publish(0, pos, 40);
       const got = await r.collect(40);
@@ -462,6 +466,30 @@ describe('user WGSL handlers', { skip }, () => {
     });
   });
 
+  it('that claim a result longer than the area (or a negative i32 length) end RESULT_TOO_LARGE with no result (not retried: the handler said OK)', async () => {
+    const source = `fn process_message(msg: MsgView, out: ptr<function, ResultView>) -> u32 {
+  result_store_word(out, 0u, msg.id_lo);
+  (*out).len = select(4u, select(17u, 0xffffffffu, msg.len == 2u), msg.len > 0u);
+  return STATUS_OK;
+}
+`;
+    const r = rig({ name: 'wgsl', params: { source } }, { slotBytes: 8, resultBytes: 16, maxRetries: 1, engine: { thread: 'owner' } });
+    await withRig(r, async () => {
+      r.produce([new Uint8Array(0), new Uint8Array(1), new Uint8Array(2), new Uint8Array(0)]);
+      const got = await r.collect(4);
+      assert.deepEqual(
+        got.map((o) => [o.id, o.status, o.attempts, [...o.data]]),
+        [
+          [1, HandlerStatus.OK, 1, [...u32le(1)]],
+          [2, HandlerStatus.RESULT_TOO_LARGE, 1, []],
+          [3, HandlerStatus.RESULT_TOO_LARGE, 1, []],
+          [4, HandlerStatus.OK, 1, [...u32le(4)]],
+        ],
+      );
+    });
+    assert.deepEqual(r.faults, []);
+  });
+
   it('a handler with no WGSL twin is ENGINE_UNAVAILABLE, saying so', async () => {
     // Every built-in has one; a handler registered later without one must be refused the same way.
     const r = rig(
@@ -479,14 +507,11 @@ describe('user WGSL handlers', { skip }, () => {
 /** Counts slots per state between HARVEST_TAIL and HEAD, over every shard. */
 function slotStates(ring: SlotRing): Record<'ready' | 'inflight' | 'done', number> {
   const counts = { ready: 0, inflight: 0, done: 0 };
-  for (let s = 0; s < ring.layout.shards; s++) {
-    const tail = ring.harvestTail(s);
-    for (let i = 0; i < ring.depth(s); i++) {
-      const state = ring.field(slotByteOffset(ring.layout, s, (tail + i) | 0), SlotHeader.STATE);
-      if (state === SlotState.READY) counts.ready++;
-      else if (state === SlotState.INFLIGHT) counts.inflight++;
-      else if (state === SlotState.DONE) counts.done++;
-    }
+  for (const slot of ring.unharvestedSlots()) {
+    const state = ring.stateOf(slot);
+    if (state === SlotState.READY) counts.ready++;
+    else if (state === SlotState.INFLIGHT) counts.inflight++;
+    else if (state === SlotState.DONE) counts.done++;
   }
   return counts;
 }

@@ -1,13 +1,13 @@
-// The WGSL side's copies of numbers the TypeScript owns must equal it: the slot header words and handler
-// statuses in slot_layout.wgsl, and the kernel's record and wrapper constants the host encodes. Also: with
+// The WGSL side's copies of numbers the TypeScript owns must equal it: the slot outcome words and handler
+// statuses in slot_layout.wgsl, and the kernel's message record and wrapper constants the host encodes. Also: with
 // no `webgpu` package, the engine's error says what to install. None of this needs an adapter.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ErrorCode } from '../../src/core/errors.js';
 import { HandlerStatus } from '../../src/core/handler-status.js';
-import { AREA_ALIGN, HEADER_BYTES, SlotHeader } from '../../src/core/slot-layout.js';
-import { OUTCOME_HEADER_BYTES, WORKGROUP_SIZE } from '../../src/engines/webgpu/batch-stage.js';
+import { AREA_ALIGN, OUTCOME_BYTES, SlotOutcome } from '../../src/core/slot-layout.js';
+import { MESSAGE_RECORD_BYTES, MessageRecord, WORKGROUP_SIZE } from '../../src/engines/webgpu/batch-stage.js';
 import { loadDawnFrom } from '../../src/engines/webgpu/dawn.js';
 import { MAX_WRAPPERS, OUTCOME_KILLED_CONSUMER } from '../../src/engines/webgpu/kernel-source.js';
 
@@ -23,14 +23,15 @@ function wgslConstants(file: string): Map<string, number> {
   return out;
 }
 
-test('slot_layout.wgsl has the header size, header words and every handler status of the TypeScript, with the same values', () => {
+test('slot_layout.wgsl has the outcome size, outcome words and every handler status of the TypeScript, with the same values', () => {
   const wgsl = wgslConstants('slot_layout.wgsl');
-  assert.equal(wgsl.get('HEADER_BYTES'), HEADER_BYTES);
+  assert.equal(wgsl.get('OUTCOME_BYTES'), OUTCOME_BYTES);
   assert.equal(wgsl.get('AREA_ALIGN'), AREA_ALIGN);
-  for (const [name, value] of wgsl) {
-    const header = /^SLOT_HEADER_(\w+)$/.exec(name);
-    if (header) assert.equal(SlotHeader[header[1] as keyof typeof SlotHeader], value, `SlotHeader.${header[1]}`);
-  }
+  const outcomeWords = [...wgsl.keys()].filter((n) => n.startsWith('SLOT_OUTCOME_')).map((n) => n.slice('SLOT_OUTCOME_'.length));
+  assert.deepEqual(outcomeWords.sort(), Object.keys(SlotOutcome).sort(), 'every outcome word, and no other');
+  for (const name of outcomeWords)
+    assert.equal(wgsl.get(`SLOT_OUTCOME_${name}`), SlotOutcome[name as keyof typeof SlotOutcome], `SlotOutcome.${name}`);
+  assert.ok(![...wgsl.keys()].some((n) => n.startsWith('SLOT_HEADER_') || n === 'HEADER_BYTES'), 'the kernel reads no ring header');
   for (const [name, value] of Object.entries(HandlerStatus)) assert.equal(wgsl.get(`STATUS_${name}`), value, `STATUS_${name}`);
   const statuses = [...wgsl.keys()].filter((n) => n.startsWith('STATUS_')).map((n) => n.slice('STATUS_'.length));
   assert.deepEqual(statuses.sort(), Object.keys(HandlerStatus).sort(), 'no WGSL status without a TypeScript twin');
@@ -38,7 +39,11 @@ test('slot_layout.wgsl has the header size, header words and every handler statu
 
 test("the batch kernel's record and wrapper constants equal what the host encodes", () => {
   const wgsl = wgslConstants('batch_consumer.wgsl');
-  assert.equal((wgsl.get('OUTCOME_HEADER_WORDS') ?? 0) * 4, OUTCOME_HEADER_BYTES);
+  assert.equal((wgsl.get('MSG_RECORD_WORDS') ?? 0) * 4, MESSAGE_RECORD_BYTES);
+  const recordWords = [...wgsl.keys()].filter((n) => n.startsWith('MSG_') && n !== 'MSG_RECORD_WORDS').map((n) => n.slice('MSG_'.length));
+  assert.deepEqual(recordWords.sort(), Object.keys(MessageRecord).sort(), 'every message record word, and no other');
+  for (const name of recordWords)
+    assert.equal(wgsl.get(`MSG_${name}`), MessageRecord[name as keyof typeof MessageRecord], `MessageRecord.${name}`);
   assert.equal(wgsl.get('MAX_WRAPPERS'), MAX_WRAPPERS);
   assert.equal(wgsl.get('WRAPPER_FAULT'), 1);
   assert.equal(wgsl.get('WRAPPER_CRASH'), 2);

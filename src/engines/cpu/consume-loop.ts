@@ -4,12 +4,17 @@
 import {
   Control,
   consumerDoorbellWord,
-  HEADER_BYTES,
+  headerWord,
+  outcomeWord,
+  payloadByte,
+  resultByte,
   ShardControl,
   SlotHeader,
+  SlotOutcome,
   SlotState,
   shardWord,
-  slotByteOffset,
+  slotOf,
+  stateWord,
 } from '../../core/slot-layout.js';
 import type { SlotRing } from '../../core/slot-ring.js';
 import type { JsHandler, MessageView, ResultView } from '../../handlers/handler.js';
@@ -23,7 +28,6 @@ const SLEEP_CHECK_MS = 100;
 export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandler, spinUs: number): void {
   const { i32 } = ring;
   const layout = ring.layout;
-  const resultOffset = layout.resultOffset;
   const msg: MessageView = { bytes: ring.u8, floats: ring.f32, offset: 0, length: 0, id: 0, attempt: 0 };
   const out: ResultView = { bytes: ring.u8, floats: ring.f32, offset: 0, capacity: layout.resultBytes, length: 0 };
   const cursors = shards.map((s) => resumePosition(ring, s));
@@ -35,21 +39,22 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
   let idleSince = -1;
 
   /** Runs the handler on one INFLIGHT slot (with its retries), writes the outcome, publishes DONE. */
-  const runSlot = (off: number): void => {
-    const w = off >> 2;
-    msg.offset = off + HEADER_BYTES;
-    msg.length = i32[w + SlotHeader.PAYLOAD_LEN] as number;
-    msg.id = (i32[w + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[w + SlotHeader.ID_LO] as number) >>> 0);
-    out.offset = off + resultOffset;
+  const runSlot = (slot: number): void => {
+    const h = headerWord(layout, slot);
+    const w = outcomeWord(layout, slot);
+    msg.offset = payloadByte(layout, slot);
+    msg.length = i32[h + SlotHeader.PAYLOAD_LEN] as number;
+    msg.id = (i32[h + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[h + SlotHeader.ID_LO] as number) >>> 0);
+    out.offset = resultByte(layout, slot);
     // Attempts are counted in the slot before each run, so a slot re-run after its consumer died goes on
     // counting, and a message that keeps killing consumers ends as a dead letter instead of a crash loop.
-    let attempt = i32[w + SlotHeader.ATTEMPTS] as number;
+    let attempt = i32[w + SlotOutcome.ATTEMPTS] as number;
     let status: number = attempt > 0 ? HandlerStatus.CONSUMER_DIED : HandlerStatus.FAILED;
     while (attempt < maxAttempts) {
       msg.attempt = attempt;
       out.length = 0;
       attempt++;
-      Atomics.store(i32, w + SlotHeader.ATTEMPTS, attempt);
+      Atomics.store(i32, w + SlotOutcome.ATTEMPTS, attempt);
       try {
         status = handler(msg, out);
       } catch {
@@ -57,11 +62,11 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
       }
       if (status === HandlerStatus.OK) break;
     }
-    i32[w + SlotHeader.ATTEMPTS] = attempt;
-    i32[w + SlotHeader.HANDLER_STATUS] = status;
-    i32[w + SlotHeader.RESULT_LEN] = status === HandlerStatus.OK ? out.length : 0;
+    i32[w + SlotOutcome.ATTEMPTS] = attempt;
+    i32[w + SlotOutcome.HANDLER_STATUS] = status;
+    i32[w + SlotOutcome.RESULT_LEN] = status === HandlerStatus.OK ? out.length : 0;
     // Release: the result and the fields above become visible with DONE.
-    Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
+    Atomics.store(i32, stateWord(layout, slot), SlotState.DONE);
   };
 
   for (;;) {
@@ -76,14 +81,14 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
       let cursor = cursors[k] as number;
       const start = cursor;
       while (((cursor - start) | 0) < RUN_LENGTH) {
-        const off = slotByteOffset(layout, shard, cursor);
-        const w = off >> 2;
+        const slot = slotOf(layout, shard, cursor);
+        const state = stateWord(layout, slot);
         // Acquire: READY was stored after the payload was written.
-        if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
+        if (Atomics.load(i32, state) !== SlotState.READY) break;
         // STOP and PAUSED are honoured between messages, not only between runs (a slow handler's run is long).
         if (Atomics.load(i32, Control.STOP) === 1 || Atomics.load(i32, Control.PAUSED) === 1) break;
-        Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
-        runSlot(off);
+        Atomics.store(i32, state, SlotState.INFLIGHT);
+        runSlot(slot);
         cursor = (cursor + 1) | 0;
       }
       if (cursor !== start) {
@@ -132,7 +137,7 @@ export function resumePosition(ring: SlotRing, shard: number): number {
   let p = ring.harvestTail(shard);
   while (p !== head && ring.stateAt(shard, p) === SlotState.DONE) p = (p + 1) | 0;
   for (let q = p; q !== head; q = (q + 1) | 0) {
-    const stateIdx = (slotByteOffset(ring.layout, shard, q) >> 2) + SlotHeader.STATE;
+    const stateIdx = stateWord(ring.layout, slotOf(ring.layout, shard, q));
     if (Atomics.load(ring.i32, stateIdx) === SlotState.INFLIGHT) Atomics.store(ring.i32, stateIdx, SlotState.READY);
   }
   Atomics.store(ring.i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), p);

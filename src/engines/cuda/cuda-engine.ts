@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CudaError, EngineFailedError, EngineUnavailableError } from '../../core/errors.js';
-import { AREA_ALIGN, alignUp, Control, SlotHeader, SlotState } from '../../core/slot-layout.js';
+import { Control, SlotState } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { CudaDriver } from './driver/driver.js';
 import { loadCudaLibrary } from './driver/library.js';
@@ -270,8 +270,7 @@ export class CudaEngine implements Engine {
     if (!this.trace || running?.scratch === undefined) return [];
     const { layout } = this.ctx.ring;
     const consumers = layout.consumers;
-    const at =
-      running.scratch + BigInt(SCRATCH_STAGING_OFFSET + consumers * this.launchShape.blockThreads * alignUp(layout.slotBytes, AREA_ALIGN));
+    const at = running.scratch + BigInt(SCRATCH_STAGING_OFFSET + consumers * this.launchShape.blockThreads * layout.payloadArea);
     const bytes = new Uint8Array(consumers * TRACE_RECORDS * TRACE_RECORD_BYTES);
     running.driver.copyToHost(bytes, at);
     const words = new BigUint64Array(bytes.buffer);
@@ -441,8 +440,8 @@ export class CudaEngine implements Engine {
 /** What the GPU holds now, for the watchdog's message: the ids of INFLIGHT slots (a few). */
 function inFlightIds(ring: EngineContext['ring'], max: number): number[] {
   const ids: number[] = [];
-  for (const off of ring.unharvestedSlots()) {
-    if (ring.field(off, SlotHeader.STATE) === SlotState.INFLIGHT) ids.push(ring.idAt(off));
+  for (const slot of ring.unharvestedSlots()) {
+    if (ring.stateOf(slot) === SlotState.INFLIGHT) ids.push(ring.idAt(slot));
     if (ids.length >= max) break;
   }
   return ids;

@@ -3,13 +3,13 @@
 // front of the leaf handler whose PTX is loaded. Encoded as the 32-bit words of `gq::ConsumerParams`
 // (kernels/persistent_consumer.cu), in its field order.
 import { EngineUnavailableError } from '../../core/errors.js';
-import { AREA_ALIGN, alignUp, type RingLayout } from '../../core/slot-layout.js';
+import { alignUp, type RingLayout } from '../../core/slot-layout.js';
 import { faultThreshold } from '../../handlers/fault/fault.js';
 import type { HandlerParams, HandlerSpec } from '../../handlers/handler.js';
 
 export const MAX_WRAPPERS = 4;
 const WRAPPER_WORDS = 5;
-const HEAD_WORDS = 16;
+const HEAD_WORDS = 19;
 /** sizeof(gq::ConsumerParams); the kernel test checks the PTX declares the same. */
 export const LAUNCH_PARAM_BYTES = 4 * (HEAD_WORDS + MAX_WRAPPERS * WRAPPER_WORDS);
 
@@ -42,9 +42,7 @@ export interface LaunchShape {
 
 /** Bytes of device scratch the kernel needs for a ring cut and block size (plus its trace records when traced). */
 export const scratchBytes = (layout: RingLayout, consumers: number, blockThreads: number, trace = false): number =>
-  SCRATCH_STAGING_OFFSET +
-  consumers * blockThreads * alignUp(layout.slotBytes, AREA_ALIGN) +
-  (trace ? consumers * TRACE_RECORDS * TRACE_RECORD_BYTES : 0);
+  SCRATCH_STAGING_OFFSET + consumers * blockThreads * layout.payloadArea + (trace ? consumers * TRACE_RECORDS * TRACE_RECORD_BYTES : 0);
 
 /** A GQ_TRACE build's per-block ring of `gq::TraceRecord`s, after the staging area. */
 export const TRACE_RECORDS = 64;
@@ -53,7 +51,7 @@ export const TRACE_FIELDS = ['msgId', 'probeIssued', 'probeDone', 'windowDone', 
 
 /** Dynamic shared memory of a block: its cursors (rounded up to 16 B), then its staged payloads when they go there. */
 export const dynamicSharedBytes = (layout: RingLayout, consumers: number, blockThreads: number, stagingShared: boolean): number =>
-  alignUp(4 * Math.ceil(layout.shards / consumers), 16) + (stagingShared ? blockThreads * alignUp(layout.slotBytes, AREA_ALIGN) : 0);
+  alignUp(4 * Math.ceil(layout.shards / consumers), 16) + (stagingShared ? blockThreads * layout.payloadArea : 0);
 
 export interface KernelPlan {
   /** The leaf handler: its PTX is `<kernelsDir>/<leaf>.ptx`. */
@@ -121,14 +119,17 @@ export function planKernel(
   words.set([
     layout.shards,
     layout.shardCapacity,
-    layout.slotStride,
-    layout.slotsOffset,
-    layout.resultOffset,
+    layout.statesOffset,
+    layout.headersOffset,
+    layout.outcomesOffset,
+    layout.payloadsOffset,
+    layout.resultsOffset,
+    layout.resultArea,
     layout.resultBytes,
     maxRetries,
     idleSleepMaxNs,
     shape.consumers,
-    alignUp(layout.slotBytes, AREA_ALIGN),
+    layout.payloadArea,
     Number(shape.scratch & 0xffffffffn),
     Number(shape.scratch >> 32n),
     shape.wakeMode,

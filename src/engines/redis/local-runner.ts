@@ -6,7 +6,7 @@
 import { type QueueConfig, resolveOptions } from '../../core/options.js';
 import { mix32 } from '../../core/partitioners.js';
 import { wallClockMs } from '../../core/producer.js';
-import { Control, SlotFlag, SlotHeader, SlotState, slotByteOffset } from '../../core/slot-layout.js';
+import { Control, SlotFlag, SlotOutcome, SlotState, slotOf } from '../../core/slot-layout.js';
 import { SlotRing } from '../../core/slot-ring.js';
 import type { HandlerSpec } from '../../handlers/handler.js';
 import type { Engine } from '../engine.js';
@@ -48,7 +48,7 @@ export class LocalRunner {
   private harvesting = false;
   private nextShard = 0;
   private fault: Error | undefined;
-  private readonly visit = (off: number) => this.complete(off);
+  private readonly visit = (slot: number) => this.complete(slot);
   /** Lone messages on this thread (cpu engine only; see inline-runner.ts). */
   private readonly inline: InlineRunner | undefined;
 
@@ -140,7 +140,7 @@ export class LocalRunner {
         position = this.ring.claim(shard, 1);
       }
       this.ring.write(shard, position, m.payload, m.id, m.keyHash, hasKey, now);
-      this.waiting.set(slotByteOffset(this.ring.layout, shard, position), { tracker: tracker as Tracker, index: i });
+      this.waiting.set(slotOf(this.ring.layout, shard, position), { tracker: tracker as Tracker, index: i });
       if (runLength[shard] === 0) runStart[shard] = position;
       runLength[shard] = (runLength[shard] as number) + 1;
     }
@@ -190,17 +190,17 @@ export class LocalRunner {
     return false;
   }
 
-  private complete(off: number): void {
-    const entry = this.waiting.get(off);
+  private complete(slot: number): void {
+    const entry = this.waiting.get(slot);
     if (!entry) return;
-    this.waiting.delete(off);
+    this.waiting.delete(slot);
     const { ring } = this;
-    const handlerStatus = ring.field(off, SlotHeader.HANDLER_STATUS);
+    const handlerStatus = ring.outcome(slot, SlotOutcome.HANDLER_STATUS);
     entry.tracker.results[entry.index] = {
-      id: ring.idAt(off),
+      id: ring.idAt(slot),
       handlerStatus,
-      attempts: ring.field(off, SlotHeader.ATTEMPTS),
-      data: handlerStatus === 0 ? ring.resultAt(off).slice() : EMPTY,
+      attempts: ring.outcome(slot, SlotOutcome.ATTEMPTS),
+      data: handlerStatus === 0 ? ring.resultAt(slot).slice() : EMPTY,
     };
     if (--entry.tracker.left === 0) entry.tracker.resolve(entry.tracker.results);
   }

@@ -20,12 +20,17 @@ import { HandlerStatus } from '../../core/handler-status.js';
 import {
   Control,
   consumerDoorbellWord,
-  HEADER_BYTES,
+  headerWord,
+  outcomeWord,
+  payloadByte,
+  resultByte,
   ShardControl,
   SlotHeader,
+  SlotOutcome,
   SlotState,
   shardWord,
-  slotByteOffset,
+  slotOf,
+  stateWord,
 } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { close, connect, describeTarget, duplicate, ensureGroup, type RedisClient } from './connection.js';
@@ -239,16 +244,18 @@ export class RedisEngine implements Engine {
     const messages: WireMessage[] = [];
     const cap = this.batchCap[shard] as number;
     while (messages.length < cap) {
-      const off = slotByteOffset(layout, shard, (position + messages.length) | 0);
-      const w = off >> 2;
-      if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
-      Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
+      const slot = slotOf(layout, shard, (position + messages.length) | 0);
+      const state = stateWord(layout, slot);
+      if (Atomics.load(i32, state) !== SlotState.READY) break;
+      Atomics.store(i32, state, SlotState.INFLIGHT);
       // ATTEMPTS counts handler runs; the worker's local engine reports them with the result.
+      const h = headerWord(layout, slot);
+      const payload = payloadByte(layout, slot);
       messages.push({
-        id: ring.idAt(off),
-        keyHash: i32[w + SlotHeader.KEY_HASH] as number,
-        flags: i32[w + SlotHeader.FLAGS] as number,
-        payload: ring.u8.subarray(off + HEADER_BYTES, off + HEADER_BYTES + (i32[w + SlotHeader.PAYLOAD_LEN] as number)),
+        id: ring.idAt(slot),
+        keyHash: i32[h + SlotHeader.KEY_HASH] as number,
+        flags: i32[h + SlotHeader.FLAGS] as number,
+        payload: ring.u8.subarray(payload, payload + (i32[h + SlotHeader.PAYLOAD_LEN] as number)),
       });
     }
     if (messages.length === 0) return;
@@ -391,16 +398,17 @@ export class RedisEngine implements Engine {
     let n = 0;
     for (let i = 0; i < results.length && i < batch.count; i++) {
       const r = results[i] as (typeof results)[number];
-      const off = slotByteOffset(layout, batch.shard, (batch.position + i) | 0);
-      const w = off >> 2;
-      if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.INFLIGHT || ring.idAt(off) !== r.id) continue;
+      const slot = slotOf(layout, batch.shard, (batch.position + i) | 0);
+      const state = stateWord(layout, slot);
+      if (Atomics.load(i32, state) !== SlotState.INFLIGHT || ring.idAt(slot) !== r.id) continue;
       const tooLarge = r.data.byteLength > layout.resultBytes;
-      ring.u8.set(tooLarge ? r.data.subarray(0, 0) : r.data, off + layout.resultOffset);
-      i32[w + SlotHeader.ATTEMPTS] = r.attempts;
-      i32[w + SlotHeader.HANDLER_STATUS] = tooLarge ? HandlerStatus.RESULT_TOO_LARGE : r.handlerStatus;
-      i32[w + SlotHeader.RESULT_LEN] = tooLarge ? 0 : r.data.byteLength;
+      ring.u8.set(tooLarge ? r.data.subarray(0, 0) : r.data, resultByte(layout, slot));
+      const w = outcomeWord(layout, slot);
+      i32[w + SlotOutcome.ATTEMPTS] = r.attempts;
+      i32[w + SlotOutcome.HANDLER_STATUS] = tooLarge ? HandlerStatus.RESULT_TOO_LARGE : r.handlerStatus;
+      i32[w + SlotOutcome.RESULT_LEN] = tooLarge ? 0 : r.data.byteLength;
       // Release: the result and the fields above become visible with DONE.
-      Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
+      Atomics.store(i32, state, SlotState.DONE);
       n++;
     }
     return n;

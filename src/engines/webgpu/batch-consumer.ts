@@ -1,8 +1,8 @@
 // The webgpu engine's consumer loop, on the thread that owns the device: it takes the READY slots of its
-// shards in position order into a batch (READY → INFLIGHT, runs of contiguous slots copied out of the
-// ring: docs/architecture.md, "The webgpu engine's data path"), runs the batch
-// through the kernel while it gathers the next, and publishes each batch's outcomes into the ring (result,
-// RESULT_LEN, HANDLER_STATUS, ATTEMPTS, then DONE). It never blocks: it waits on promises (the GPU's,
+// shards in position order into a batch (READY → INFLIGHT, runs of contiguous slots staged from the
+// ring's arrays: docs/architecture.md, "The webgpu engine's data path"), runs the batch through the
+// kernel while it gathers the next, and publishes each batch's outcomes into the ring (results, then
+// ATTEMPTS, RESULT_LEN, HANDLER_STATUS, then DONE). It never blocks: it waits on promises (the GPU's,
 // Atomics.waitAsync on its doorbell, a turn of the event loop).
 //
 // Batch size adapts by itself: a batch is sent as soon as a stage is free, so a lone message goes at once
@@ -13,39 +13,44 @@ import {
   Control,
   consumerDoorbellWord,
   HEADER_BYTES,
+  headerWord,
+  OUTCOME_BYTES,
+  outcomeWord,
+  payloadByte,
+  resultByte,
   ShardControl,
   SlotHeader,
+  SlotOutcome,
   SlotState,
   shardWord,
-  slotByteOffset,
+  slotOf,
+  stateWord,
 } from '../../core/slot-layout.js';
 import type { SlotRing } from '../../core/slot-ring.js';
-import { type BatchStage, OUTCOME_HEADER_BYTES, outcomeRecordBytes } from './batch-stage.js';
+import { type BatchStage, MESSAGE_RECORD_BYTES, MessageRecord } from './batch-stage.js';
 import type { GpuComputePipeline } from './gpu-api.js';
 import { OUTCOME_KILLED_CONSUMER } from './kernel-source.js';
 
 /** Longest doorbell or pause sleep before looking again without a wake-up (a safety net). */
 const SLEEP_CHECK_MS = 100;
-/** Results up to this many bytes are published word by word, longer ones with one `set()` (see publish). */
+/** Payloads and results up to this many bytes are copied word by word, longer ones with one `set()`. */
 const WORD_COPY_MAX_BYTES = 64;
 /**
  * What copying one message on its own (a `subarray()` view and a `set()`) costs beyond its bytes, in
  * bytes copied in the same time: on the order of 100 ns, against ~5 GB/s for a copy on one core
- * (bench/webgpu-host.mjs; bench/results/2026-11-24-webgpu-lavapipe-tuned.json). The gather copies a run
- * of slots whole when that moves fewer bytes than one copy per message with this added per message.
+ * (bench/webgpu-host.mjs; bench/results/2026-11-24-webgpu-lavapipe-tuned.json). A run's payloads (or
+ * results) are copied with one call, areas whole, unless the bytes actually used are so much fewer that
+ * one copy per message moves fewer bytes with this added per message.
  */
 const COPY_CALL_BYTES = 512;
-/** u32 words before the result area in an outcome record. */
-const OUTCOME_HEADER_WORDS = OUTCOME_HEADER_BYTES / 4;
+const HEADER_WORDS = HEADER_BYTES / 4;
+const OUTCOME_WORDS = OUTCOME_BYTES / 4;
+const RECORD_WORDS = MESSAGE_RECORD_BYTES / 4;
 
 export interface BatchConsumerOptions {
   ring: SlotRing;
   shards: number[];
   stages: BatchStage[];
-  /** Bytes from one staged slot record to the next (BatchShape.slotRecordBytes). */
-  stride: number;
-  /** Stage runs of slots as the ring lays them out, one copy per run (BatchShape.wholeSlots). */
-  wholeSlots: boolean;
   pipeline: GpuComputePipeline;
   /** Largest batch: stages grow up to this many messages. */
   maxBatch: number;
@@ -65,8 +70,6 @@ export class BatchConsumer {
   private readonly cursors: number[];
   private readonly doorbells: number[];
   private readonly maxAttempts: number;
-  /** u32 words from one outcome record to the next. */
-  private readonly outcomeWords: number;
   private readonly idle: BatchStage[];
   private readonly running = new Set<Promise<void>>();
   private faulted = false;
@@ -86,7 +89,6 @@ export class BatchConsumer {
     this.cursors = shards.map((s) => resumePosition(ring, s));
     this.doorbells = [...new Set(shards.map((s) => consumerDoorbellWord(ring.layout, s)))];
     this.maxAttempts = 1 + ring.control(Control.MAX_RETRIES);
-    this.outcomeWords = outcomeRecordBytes(ring.layout.resultBytes) / 4;
     this.idle = [...options.stages];
   }
 
@@ -154,18 +156,17 @@ export class BatchConsumer {
 
   /**
    * Takes READY slots into the stage, shard by shard from where each left off, in position order: each
-   * READY → INFLIGHT, and the batch recorded as runs of contiguous slots (a shard's slots lie one stride
-   * apart until its ring wraps). Each run is staged with one copy of the ring image when `wholeSlots`,
-   * else with one copy per message of its header and payload; either way the record keeps ATTEMPTS as it
-   * was, and the slot then counts this run as started. Returns the count.
+   * READY → INFLIGHT, and the batch recorded as runs of contiguous slots (a shard's slots are consecutive
+   * in every per-slot array until its ring wraps). Per message, a record of its payload length, id and
+   * ATTEMPTS as it was, after which the slot counts this run as started; per run, one copy of its
+   * payloads (or one per message when the payloads are far shorter than their areas). Returns the count.
    */
   private gather(stage: BatchStage): number {
-    const { ring, shards, stride, wholeSlots } = this.o;
+    const { ring, shards } = this.o;
     const { i32, u8, layout } = ring;
-    const slotStride = layout.slotStride;
-    const shardCapacity = layout.shardCapacity;
+    const { shardCapacity, payloadArea } = layout;
     const maxAttempts = this.maxAttempts;
-    let records: Uint8Array | undefined;
+    let staged: ReturnType<BatchStage['staging']> | undefined;
     let n = 0;
     for (let k = 0; k < shards.length && n < stage.capacity; k++) {
       const s = (this.firstShard + k) % shards.length;
@@ -174,40 +175,56 @@ export class BatchConsumer {
       const start = cursor;
       while (n < stage.capacity) {
         // One run: contiguous slots from the cursor, up to the shard's wrap or the stage's room.
-        const first = slotByteOffset(layout, shard, cursor);
+        const first = slotOf(layout, shard, cursor);
         const room = Math.min(stage.capacity - n, shardCapacity - (cursor & (shardCapacity - 1)));
+        if (Atomics.load(i32, stateWord(layout, first)) !== SlotState.READY) break; // before staging memory is made
+        staged ??= stage.staging();
+        const messages = staged.messages;
         let len = 0;
         let payloadBytes = 0;
-        for (let w = first >> 2; len < room; len++, w += slotStride >> 2) {
+        // The record keeps ATTEMPTS as it was; then the slot counts this run as started, so a device lost
+        // during it does not run the message forever. A message already run 1 + MAX_RETRIES times (by
+        // consumers that died holding it) is not counted again: the kernel runs it no more and finishes it
+        // CONSUMER_DIED.
+        for (
+          let st = stateWord(layout, first),
+            h = headerWord(layout, first),
+            o = outcomeWord(layout, first) + SlotOutcome.ATTEMPTS,
+            r = n * RECORD_WORDS;
+          len < room;
+          len++, st++, h += HEADER_WORDS, o += OUTCOME_WORDS, r += RECORD_WORDS
+        ) {
           // Acquire: READY was stored after the header and payload were written.
-          if (Atomics.load(i32, w + SlotHeader.STATE) !== SlotState.READY) break;
-          Atomics.store(i32, w + SlotHeader.STATE, SlotState.INFLIGHT);
-          payloadBytes += i32[w + SlotHeader.PAYLOAD_LEN] as number;
+          if (Atomics.load(i32, st) !== SlotState.READY) break;
+          Atomics.store(i32, st, SlotState.INFLIGHT);
+          const payloadLen = i32[h + SlotHeader.PAYLOAD_LEN] as number;
+          const attempts = i32[o] as number;
+          messages[r + MessageRecord.PAYLOAD_LEN] = payloadLen;
+          messages[r + MessageRecord.ID_LO] = i32[h + SlotHeader.ID_LO] as number;
+          messages[r + MessageRecord.ID_HI] = i32[h + SlotHeader.ID_HI] as number;
+          messages[r + MessageRecord.ATTEMPTS] = attempts;
+          if (attempts < maxAttempts) i32[o] = attempts + 1;
+          payloadBytes += payloadLen;
         }
         if (len === 0) break;
-        records ??= stage.recordsView();
-        // One copy of the run unless its payloads are so much shorter than their areas that copying the
-        // messages one by one moves fewer bytes, each copy call counted as COPY_CALL_BYTES.
-        // After the copy, the slot counts this run as started, so a device lost during it does not run the
-        // message forever. A message already run 1 + MAX_RETRIES times (by consumers that died holding it)
-        // is not counted again: the kernel runs it no more and finishes it CONSUMER_DIED.
-        if (wholeSlots && len * slotStride <= payloadBytes + len * (HEADER_BYTES + COPY_CALL_BYTES)) {
-          records.set(u8.subarray(first, first + len * slotStride), n * stride);
-          for (let j = 0, w = (first >> 2) + SlotHeader.ATTEMPTS; j < len; j++, w += slotStride >> 2) {
-            const attempts = i32[w] as number;
-            if (attempts < maxAttempts) i32[w] = attempts + 1;
-          }
+        // The run's payloads are one range of the ring's payload array, laid out as the stage wants them.
+        const from = payloadByte(layout, first);
+        if (len * payloadArea <= payloadBytes + len * COPY_CALL_BYTES) {
+          staged.payloads.set(u8.subarray(from, from + len * payloadArea), n * payloadArea);
         } else {
-          // Each message's ATTEMPTS right after its own copy, while its header is still in cache (with
-          // large slots, a second pass over the run's headers would miss on every one).
-          for (let j = 0, off = first; j < len; j++, off += slotStride) {
-            const w = off >> 2;
-            records.set(u8.subarray(off, off + HEADER_BYTES + (i32[w + SlotHeader.PAYLOAD_LEN] as number)), (n + j) * stride);
-            const attempts = i32[w + SlotHeader.ATTEMPTS] as number;
-            if (attempts < maxAttempts) i32[w + SlotHeader.ATTEMPTS] = attempts + 1;
+          const words = staged.payloadWords;
+          for (let j = 0, off = from, r = n * RECORD_WORDS; j < len; j++, off += payloadArea, r += RECORD_WORDS) {
+            const bytes = messages[r + MessageRecord.PAYLOAD_LEN] as number;
+            const to = (n + j) * payloadArea;
+            if (bytes <= WORD_COPY_MAX_BYTES) {
+              // Whole words: the payload area is padded to 16 bytes, so the bytes past `bytes` are its own.
+              for (let q = 0, a = off >> 2, b = to >> 2; q < bytes; q += 4) words[b++] = i32[a++] as number;
+            } else {
+              staged.payloads.set(u8.subarray(off, off + bytes), to);
+            }
           }
         }
-        stage.runOffsets[stage.runCount] = first;
+        stage.runSlots[stage.runCount] = first;
         stage.runLengths[stage.runCount] = len;
         stage.runCount++;
         n += len;
@@ -256,10 +273,9 @@ export class BatchConsumer {
   /** The slow wrapper: publish no sooner than its delay × the most attempts any message of the batch made (batches of one: webgpu-engine.ts). */
   private async hold(stage: BatchStage, outcomes: Uint8Array): Promise<void> {
     if (this.o.holdMsPerAttempt <= 0) return;
-    const words = new Uint32Array(outcomes.buffer, outcomes.byteOffset, outcomes.byteLength / 4);
-    const stride = this.outcomeWords;
+    const words = new Int32Array(outcomes.buffer, outcomes.byteOffset, stage.count * OUTCOME_WORDS);
     let most = 0;
-    for (let j = 0; j < stage.count; j++) most = Math.max(most, words[j * stride] as number);
+    for (let j = 0; j < stage.count; j++) most = Math.max(most, words[j * OUTCOME_WORDS + SlotOutcome.ATTEMPTS] as number);
     const until = stage.submittedAt + this.o.holdMsPerAttempt * most;
     while (performance.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - performance.now())));
   }
@@ -269,10 +285,10 @@ export class BatchConsumer {
    * publishing nothing of the batch (its messages stay INFLIGHT, their ATTEMPTS counted, to run elsewhere).
    */
   private killedBy(stage: BatchStage, outcomes: Uint8Array): boolean {
-    const words = new Uint32Array(outcomes.buffer, outcomes.byteOffset, outcomes.byteLength / 4);
+    const words = new Uint32Array(outcomes.buffer, outcomes.byteOffset, stage.count * OUTCOME_WORDS);
     for (let j = 0; j < stage.count; j++) {
-      if (words[j * this.outcomeWords + 1] !== OUTCOME_KILLED_CONSUMER) continue;
-      const id = this.o.ring.idAt(slotOfMessage(stage, j, this.o.ring.layout.slotStride));
+      if (words[j * OUTCOME_WORDS + SlotOutcome.HANDLER_STATUS] !== OUTCOME_KILLED_CONSUMER) continue;
+      const id = this.o.ring.idAt(slotOfMessage(stage, j));
       this.fail(new Error(`the crash handler killed the webgpu consumer on message ${id}: the device is lost on purpose`));
       this.o.loseDevice();
       return true;
@@ -281,48 +297,63 @@ export class BatchConsumer {
   }
 
   /**
-   * Writes each outcome into its slot, then DONE (the store releases the result); wakes the owner if it
-   * sleeps. Per message: three header words, the result, one atomic store. A result of a few words is
-   * copied word by word (no view allocated per message: a checksum's 4 bytes cost less than a `set()`
-   * call); a longer one with one `set()`. Results cannot go back a run at a time: in the ring each result
-   * area sits between two payloads.
+   * Writes the outcomes into the ring, a run at a time, then DONE per slot in position order (each store
+   * releases its slot's outcome and result); wakes the owner if it sleeps. A run's slots are consecutive in
+   * every per-slot array and the readback is laid out as the ring is, so per run: one copy of its results
+   * (or, when the result areas are large and the results far shorter, one per message of what each holds),
+   * one copy of its outcomes (ATTEMPTS, RESULT_LEN, HANDLER_STATUS: the kernel already turned a result too
+   * large for the area into RESULT_TOO_LARGE), then one atomic store per message.
    */
-  private publish(stage: BatchStage, outcomes: Uint8Array): void {
+  private publish(stage: BatchStage, readback: Uint8Array): void {
     const { ring } = this.o;
     const { i32, u8, layout } = ring;
-    const words = new Int32Array(outcomes.buffer, outcomes.byteOffset, outcomes.byteLength / 4);
-    const stride = this.outcomeWords;
+    const { resultArea } = layout;
+    const count = stage.count;
+    const words = new Int32Array(readback.buffer, readback.byteOffset, count * OUTCOME_WORDS);
+    const resultsAt = readback.byteOffset + count * OUTCOME_BYTES;
+    const results = new Uint8Array(readback.buffer, resultsAt, count * resultArea);
+    const resultWords = new Int32Array(readback.buffer, resultsAt, (count * resultArea) / 4);
     const capacity = layout.resultBytes;
-    const resultWord = layout.resultOffset >> 2;
-    const slotWords = layout.slotStride >> 2;
-    let rec = 0;
+    let n = 0;
     for (let r = 0; r < stage.runCount; r++) {
-      const runLength = stage.runLengths[r] as number;
-      let w = (stage.runOffsets[r] as number) >> 2;
-      for (let j = 0; j < runLength; j++, w += slotWords, rec += stride) {
-        let status = words[rec + 1] as number;
-        let len = words[rec + 2] as number;
-        // A user handler may claim more than the area holds (or a negative i32, i.e. > 2 GiB): that is its
-        // failure, never an overrun.
-        if (status === HandlerStatus.OK && (len > capacity || len < 0)) {
-          status = HandlerStatus.RESULT_TOO_LARGE;
-          len = 0;
+      const first = stage.runSlots[r] as number;
+      const len = stage.runLengths[r] as number;
+      const rec = n * OUTCOME_WORDS;
+      if (resultArea > 0) {
+        // One copy of the run's result areas, unless they are large and what they hold far less.
+        let used = 0;
+        if (resultArea > COPY_CALL_BYTES) {
+          for (let j = 0, w = rec + SlotOutcome.RESULT_LEN; j < len; j++, w += OUTCOME_WORDS) used += words[w] as number;
         }
-        if (status !== HandlerStatus.OK) {
-          len = 0;
-        } else if (len <= WORD_COPY_MAX_BYTES) {
-          // Whole words: the result area is padded to 16 bytes, so the bytes past `len` are the area's own.
-          for (let q = 0, to = w + resultWord, from = rec + OUTCOME_HEADER_WORDS; q < len; q += 4) i32[to++] = words[from++] as number;
+        const to = resultByte(layout, first);
+        if (resultArea <= COPY_CALL_BYTES || len * resultArea <= used + len * COPY_CALL_BYTES) {
+          u8.set(results.subarray(n * resultArea, (n + len) * resultArea), to);
         } else {
-          const from = (rec + OUTCOME_HEADER_WORDS) << 2;
-          u8.set(outcomes.subarray(from, from + len), (w << 2) + layout.resultOffset);
+          for (let j = 0, w = rec + SlotOutcome.RESULT_LEN; j < len; j++, w += OUTCOME_WORDS) {
+            const bytes = words[w] as number;
+            if (bytes <= 0 || bytes > capacity) continue;
+            const from = (n + j) * resultArea;
+            if (bytes <= WORD_COPY_MAX_BYTES) {
+              // Whole words: the result area is padded to 16 bytes, so the bytes past `bytes` are the area's own.
+              for (let q = 0, a = (to + j * resultArea) >> 2, b = from >> 2; q < bytes; q += 4) i32[a++] = resultWords[b++] as number;
+            } else {
+              u8.set(results.subarray(from, from + bytes), to + j * resultArea);
+            }
+          }
         }
-        i32[w + SlotHeader.ATTEMPTS] = words[rec] as number;
-        i32[w + SlotHeader.HANDLER_STATUS] = status;
-        i32[w + SlotHeader.RESULT_LEN] = len;
-        // Release: the result and the fields above become visible with DONE.
-        Atomics.store(i32, w + SlotHeader.STATE, SlotState.DONE);
       }
+      i32.set(words.subarray(rec, rec + len * OUTCOME_WORDS), outcomeWord(layout, first));
+      for (let j = 0, st = stateWord(layout, first), w = rec; j < len; j++, st++, w += OUTCOME_WORDS) {
+        // The kernel keeps RESULT_LEN within the area; a bad one would be a bug here, never a read past it.
+        if ((words[w + SlotOutcome.RESULT_LEN] as number) >>> 0 > capacity) {
+          const o = outcomeWord(layout, first + j);
+          i32[o + SlotOutcome.HANDLER_STATUS] = HandlerStatus.RESULT_TOO_LARGE;
+          i32[o + SlotOutcome.RESULT_LEN] = 0;
+        }
+        // Release: the result and the outcome above become visible with DONE.
+        Atomics.store(i32, st, SlotState.DONE);
+      }
+      n += len;
     }
     Atomics.add(i32, Control.HEARTBEAT, 1);
     this.wakeOwner();
@@ -380,12 +411,12 @@ export class BatchConsumer {
   }
 }
 
-/** Byte offset in the ring of the batch's `j`-th message (slow paths only: it walks the runs). */
-function slotOfMessage(stage: BatchStage, j: number, slotStride: number): number {
+/** The ring slot number of the batch's `j`-th message (slow paths only: it walks the runs). */
+function slotOfMessage(stage: BatchStage, j: number): number {
   let at = j;
   for (let r = 0; r < stage.runCount; r++) {
     const len = stage.runLengths[r] as number;
-    if (at < len) return (stage.runOffsets[r] as number) + at * slotStride;
+    if (at < len) return (stage.runSlots[r] as number) + at;
     at -= len;
   }
   throw new Error(`message ${j} is not in the batch`);
@@ -401,7 +432,7 @@ function resumePosition(ring: SlotRing, shard: number): number {
   let p = ring.harvestTail(shard);
   while (p !== head && ring.stateAt(shard, p) === SlotState.DONE) p = (p + 1) | 0;
   for (let q = p; q !== head; q = (q + 1) | 0) {
-    const stateIdx = (slotByteOffset(ring.layout, shard, q) >> 2) + SlotHeader.STATE;
+    const stateIdx = stateWord(ring.layout, slotOf(ring.layout, shard, q));
     if (Atomics.load(ring.i32, stateIdx) === SlotState.INFLIGHT) Atomics.store(ring.i32, stateIdx, SlotState.READY);
   }
   Atomics.store(ring.i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), p);

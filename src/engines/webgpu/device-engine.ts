@@ -4,10 +4,10 @@
 // Everything is asynchronous: every wait is a promise. webgpu-engine.ts runs it on the owner thread or,
 // by default, in a worker thread (webgpu-worker.ts).
 import { EngineUnavailableError, InvalidArgumentError } from '../../core/errors.js';
-import { AREA_ALIGN, alignUp, Control } from '../../core/slot-layout.js';
+import { Control, OUTCOME_BYTES } from '../../core/slot-layout.js';
 import type { Engine, EngineContext } from '../engine.js';
 import { BatchConsumer } from './batch-consumer.js';
-import { type BatchShape, BatchStage, defaultUploadPath, outcomeRecordBytes, PARAMS_BYTES, type UploadPath } from './batch-stage.js';
+import { type BatchShape, BatchStage, defaultUploadPath, MESSAGE_RECORD_BYTES, PARAMS_BYTES, type UploadPath } from './batch-stage.js';
 import { requestAdapter, type WebGpuAdapterDescription } from './dawn.js';
 import { type GpuComputePipeline, type GpuDevice, ShaderStage } from './gpu-api.js';
 import { buildKernelSource, describeCompilationMessages, ENTRY_POINT, type KernelSource, USER_WGSL_HANDLER } from './kernel-source.js';
@@ -23,7 +23,7 @@ export interface DeviceEngineOptions {
   maxBatch?: number;
   /** Messages a stage holds before it first grows: a burst of 256 goes in one batch from the start. **Default:** `256` */
   initialBatch?: number;
-  /** How slot records reach the GPU (batch-stage.ts). **Default:** `'mapped'` on a GPU, `'write-buffer'` on a software adapter */
+  /** How message records and payloads reach the GPU (batch-stage.ts). **Default:** `'mapped'` on a GPU, `'write-buffer'` on a software adapter */
   upload?: UploadPath;
   /**
    * Which of the ring's consumers this is: it takes the shards `s` with `s % consumers === consumerIndex`
@@ -33,8 +33,6 @@ export interface DeviceEngineOptions {
 }
 
 const DEFAULTS = { stages: 3, maxBatch: 16384, initialBatch: 256 };
-/** Largest result area for which batches stage whole slots (stagesWholeSlots). */
-const WHOLE_SLOT_MAX_RESULT_BYTES = 512;
 /** The kernel's workgroup size times WebGPU's guaranteed workgroups per dimension. */
 const MAX_DISPATCH_MESSAGES = 64 * 65535;
 
@@ -90,18 +88,10 @@ export class DeviceEngine implements Engine {
     try {
       const pipeline = await compile(device, source, handler.name === USER_WGSL_HANDLER);
       const layout = ring.layout;
-      const wholeSlots = stagesWholeSlots(layout.resultBytes);
       const shape: BatchShape = {
-        slotRecordBytes: wholeSlots ? layout.slotStride : layout.resultOffset,
-        wholeSlots,
-        outcomeRecordBytes: outcomeRecordBytes(layout.resultBytes),
-        params: batchParams(
-          wholeSlots ? layout.slotStride : layout.resultOffset,
-          outcomeRecordBytes(layout.resultBytes),
-          layout.resultBytes,
-          1 + ring.control(Control.MAX_RETRIES),
-          source,
-        ),
+        payloadArea: layout.payloadArea,
+        resultArea: layout.resultArea,
+        params: batchParams(layout.payloadArea, layout.resultArea, layout.resultBytes, 1 + ring.control(Control.MAX_RETRIES), source),
       };
       const bindingLimit = device.limits.maxStorageBufferBindingSize;
       const index = this.options.consumerIndex;
@@ -115,13 +105,12 @@ export class DeviceEngine implements Engine {
       this.maxBatch = Math.min(
         serial ? 1 : this.options.maxBatch,
         Math.max(1, Math.floor((shards.length * layout.shardCapacity) / (this.stageCount + 1))),
-        Math.floor(bindingLimit / shape.slotRecordBytes),
-        Math.floor(bindingLimit / shape.outcomeRecordBytes),
+        Math.floor(bindingLimit / Math.max(shape.payloadArea, shape.resultArea, MESSAGE_RECORD_BYTES, OUTCOME_BYTES)),
         MAX_DISPATCH_MESSAGES,
       );
       if (this.maxBatch < 1) {
         throw new EngineUnavailableError(
-          `the webgpu engine cannot bind a slot of ${shape.slotRecordBytes} bytes: the device binds at most ${bindingLimit} bytes of storage`,
+          `the webgpu engine cannot bind a payload area of ${shape.payloadArea} or a result area of ${shape.resultArea} bytes: the device binds at most ${bindingLimit} bytes of storage`,
         );
       }
       const layoutGroup = device.createBindGroupLayout({
@@ -129,7 +118,9 @@ export class DeviceEngine implements Engine {
         entries: [
           { binding: 0, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } },
           { binding: 1, visibility: ShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-          { binding: 2, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } },
+          { binding: 2, visibility: ShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+          { binding: 3, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } },
+          { binding: 4, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } },
         ],
       });
       const computePipeline = await createPipeline(device, layoutGroup, pipeline);
@@ -145,8 +136,6 @@ export class DeviceEngine implements Engine {
         ring,
         shards,
         stages: this.stages,
-        stride: shape.slotRecordBytes,
-        wholeSlots,
         pipeline: computePipeline,
         maxBatch: this.maxBatch,
         spinUs: config.consumerSpinUs,
@@ -187,26 +176,10 @@ export class DeviceEngine implements Engine {
   }
 }
 
-/**
- * Whether batches stage slots as the ring lays them out (header, payload area, result area), so that a
- * run of contiguous slots goes in with one copy: when the result area is small, the bytes it adds cost
- * less than a copy call per message (batch-consumer.ts COPY_CALL_BYTES). With a large one (echo 4 KB:
- * 4 KB of result area per 4 KB payload) it would double the upload, so records are staged one by one.
- */
-export function stagesWholeSlots(resultBytes: number): boolean {
-  return alignUp(resultBytes, AREA_ALIGN) <= WHOLE_SLOT_MAX_RESULT_BYTES;
-}
-
 /** The batch uniform's constant part (batch_consumer.wgsl BatchParams), `count` left 0. */
-function batchParams(
-  slotRecordBytes: number,
-  outcomeBytes: number,
-  resultBytes: number,
-  maxAttempts: number,
-  source: KernelSource,
-): Uint32Array {
+function batchParams(payloadArea: number, resultArea: number, resultBytes: number, maxAttempts: number, source: KernelSource): Uint32Array {
   const words = new Uint32Array(PARAMS_BYTES / 4);
-  words.set([0, slotRecordBytes / 4, outcomeBytes / 4, resultBytes, maxAttempts, source.stages.length]);
+  words.set([0, payloadArea / 4, resultArea / 4, resultBytes, maxAttempts, source.stages.length]);
   source.stages.forEach((stage, i) => {
     words[8 + i] = stage.kind;
     words.set(stage.words, 12 + 4 * i);

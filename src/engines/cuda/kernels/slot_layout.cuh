@@ -8,14 +8,15 @@
 namespace gq {
 
 constexpr uint32_t RING_MAGIC = 0x47505551;  // "GPUQ"
-constexpr uint32_t RING_LAYOUT_VERSION = 1;
+constexpr uint32_t RING_LAYOUT_VERSION = 2;
 constexpr uint32_t LINE_BYTES = 64;
 constexpr uint32_t ID_COUNTER_BYTE = 128;
 constexpr uint32_t CONTROL_BYTES = 256;
 constexpr uint32_t SHARD_CONTROL_BYTES = 192;
 constexpr uint32_t CONSUMER_DOORBELL_BYTES = 64;
-constexpr uint32_t ENQUEUED_AT_BYTE = 40;
-constexpr uint32_t HEADER_BYTES = 48;
+constexpr uint32_t ENQUEUED_AT_BYTE = 24;
+constexpr uint32_t HEADER_BYTES = 32;
+constexpr uint32_t OUTCOME_BYTES = 16;
 constexpr uint32_t AREA_ALIGN = 16;
 
 // Int32 word indices of the control block.
@@ -26,7 +27,7 @@ constexpr uint32_t SHARDS = 2;
 constexpr uint32_t SHARD_CAPACITY = 3;
 constexpr uint32_t SLOT_BYTES = 4;
 constexpr uint32_t RESULT_BYTES = 5;
-constexpr uint32_t SLOT_STRIDE = 6;
+constexpr uint32_t PAYLOAD_AREA = 6;
 constexpr uint32_t MAX_RETRIES = 7;
 constexpr uint32_t CLOSED = 8;
 constexpr uint32_t STOP = 9;
@@ -55,18 +56,27 @@ constexpr uint32_t INFLIGHT = 2;
 constexpr uint32_t DONE = 3;
 }  // namespace SlotState
 
-// Int32 word indices inside a slot header.
+// A slot's fields live in five per-slot arrays (slot g = shard * SHARD_CAPACITY + index): states (one
+// word per slot), headers (HEADER_BYTES, written by the producer), outcomes (OUTCOME_BYTES, written by the
+// consumer; ATTEMPTS reset to 0 by the harvester), payloads and results (their areas, AREA_ALIGN-padded).
+// The byte offsets of the arrays come from computeLayout and reach the kernel as launch parameters.
+
+// Int32 word indices inside a slot header (written by the producer only; the enqueue time, a float64, is
+// at ENQUEUED_AT_BYTE).
 namespace SlotHeader {
-constexpr uint32_t STATE = 0;
+constexpr uint32_t FLAGS = 0;
 constexpr uint32_t PAYLOAD_LEN = 1;
 constexpr uint32_t ID_LO = 2;
 constexpr uint32_t ID_HI = 3;
 constexpr uint32_t KEY_HASH = 4;
-constexpr uint32_t FLAGS = 5;
-constexpr uint32_t ATTEMPTS = 6;
-constexpr uint32_t RESULT_LEN = 7;
-constexpr uint32_t HANDLER_STATUS = 8;
 }  // namespace SlotHeader
+
+// Int32 word indices inside a slot outcome (written by the consumer).
+namespace SlotOutcome {
+constexpr uint32_t ATTEMPTS = 0;
+constexpr uint32_t RESULT_LEN = 1;
+constexpr uint32_t HANDLER_STATUS = 2;
+}  // namespace SlotOutcome
 
 namespace SlotFlag {
 constexpr uint32_t HAS_KEY = 1;
@@ -95,7 +105,7 @@ __device__ __forceinline__ uint32_t ld_relaxed_sys(const uint32_t* p) {
   return v;
 }
 
-/// Store, release, system scope: every load and store before it (the result, the header fields) is
+/// Store, release, system scope: every load and store before it (the result, the outcome words) is
 /// visible to the host before this value is. Publishes DONE.
 __device__ __forceinline__ void st_release_sys(uint32_t* p, uint32_t v) {
   asm volatile("st.release.sys.global.u32 [%0], %1;" : : "l"(p), "r"(v) : "memory");

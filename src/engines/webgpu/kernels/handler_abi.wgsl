@@ -8,15 +8,16 @@
 // returning a STATUS_* (slot_layout.wgsl). The engine assembles one module from this file, slot_layout.wgsl,
 // f32_exact.wgsl, the wrapper handlers (fault), the leaf and batch_consumer.wgsl (kernel-source.ts).
 
-/// The batch's slot records (header + payload), written by the host; read-only here.
-@group(0) @binding(1) var<storage, read> batch_slots: array<u32>;
-/// The batch's outcome records (attempts, status, result length, then the result area), read back by the host.
-@group(0) @binding(2) var<storage, read_write> batch_outcomes: array<u32>;
+/// The batch's payloads, `params.payload_words` words apart (the ring's payload area), written by the
+/// host; read-only here.
+@group(0) @binding(2) var<storage, read> batch_payloads: array<u32>;
+/// The batch's result areas, `params.result_words` words apart (the ring's result area), read back by the host.
+@group(0) @binding(4) var<storage, read_write> batch_results: array<u32>;
 
 /// One message. Its payload is 16-byte aligned and padded to 16 bytes, so whole words up to `len`
 /// rounded up to 16 may be read.
 struct MsgView {
-  /// Index in `batch_slots` of the payload's first word.
+  /// Index in `batch_payloads` of the payload's first word.
   word: u32,
   /// Payload bytes.
   len: u32,
@@ -27,7 +28,7 @@ struct MsgView {
   attempt: u32,
 }
 
-/// Where the result goes: `cap` bytes from word `word` of `batch_outcomes` (16-byte aligned and padded);
+/// Where the result goes: `cap` bytes from word `word` of `batch_results` (16-byte aligned and padded);
 /// the handler sets `len`.
 struct ResultView {
   word: u32,
@@ -37,24 +38,24 @@ struct ResultView {
 
 /// Word `i` of the payload (bytes 4i … 4i + 3, little-endian).
 fn payload_word(msg: MsgView, i: u32) -> u32 {
-  return batch_slots[msg.word + i];
+  return batch_payloads[msg.word + i];
 }
 
 /// Byte `i` of the payload.
 fn payload_byte(msg: MsgView, i: u32) -> u32 {
-  return (batch_slots[msg.word + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu;
+  return (batch_payloads[msg.word + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu;
 }
 
 /// Writes word `i` of the result area (bytes 4i … 4i + 3, little-endian). The caller keeps 4i < cap
 /// rounded up to 16.
 fn result_store_word(out: ptr<function, ResultView>, i: u32, value: u32) {
-  batch_outcomes[(*out).word + i] = value;
+  batch_results[(*out).word + i] = value;
 }
 
-/// Writes byte `i` of the result area. Each invocation owns its record, so the read-modify-write races
+/// Writes byte `i` of the result area. Each invocation owns its result area, so the read-modify-write races
 /// with nobody.
 fn result_store_byte(out: ptr<function, ResultView>, i: u32, value: u32) {
   let w = (*out).word + (i >> 2u);
   let shift = (i & 3u) * 8u;
-  batch_outcomes[w] = (batch_outcomes[w] & ~(0xffu << shift)) | ((value & 0xffu) << shift);
+  batch_results[w] = (batch_results[w] & ~(0xffu << shift)) | ((value & 0xffu) << shift);
 }

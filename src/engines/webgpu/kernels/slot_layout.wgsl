@@ -1,18 +1,18 @@
-// The slot ring's layout as the batch kernel sees it: the same numbers as src/core/slot-layout.ts and
+// The slot ring's numbers as the batch kernel sees them: the same numbers as src/core/slot-layout.ts and
 // src/core/handler-status.ts (which own them; test/engines/webgpu-layout.test.ts parses this file and
-// fails on any difference). The kernel never sees the ring itself: the host copies each taken slot's
-// header and payload (or, a run at a time, the whole slot) into a batch buffer (one record per message,
-// `params.slot_words` apart) and copies each outcome record back, so only header words and statuses are
-// needed here.
+// fails on any difference). The kernel never sees the ring itself: the host copies a run of taken slots'
+// payloads, as the ring's payload array lays them out (`params.payload_words` apart), into a batch
+// buffer, with a small record per message (batch_consumer.wgsl MSG_*), and copies back outcomes laid out
+// as the ring's outcome array and results as its result array, a run at a time. So only the area
+// alignment, the outcome words and the statuses are needed here.
 
-const HEADER_BYTES: u32 = 48u;
 const AREA_ALIGN: u32 = 16u;
 
-// u32 word indices inside a slot header.
-const SLOT_HEADER_PAYLOAD_LEN: u32 = 1u;
-const SLOT_HEADER_ID_LO: u32 = 2u;
-const SLOT_HEADER_ID_HI: u32 = 3u;
-const SLOT_HEADER_ATTEMPTS: u32 = 6u;
+// A slot outcome, as the ring's outcome array holds it: OUTCOME_BYTES per slot, these u32 words.
+const OUTCOME_BYTES: u32 = 16u;
+const SLOT_OUTCOME_ATTEMPTS: u32 = 0u;
+const SLOT_OUTCOME_RESULT_LEN: u32 = 1u;
+const SLOT_OUTCOME_HANDLER_STATUS: u32 = 2u;
 
 // Handler statuses (0 = OK; anything else fails the attempt).
 const STATUS_OK: u32 = 0u;
