@@ -14,20 +14,20 @@ import {
   ENQUEUED_AT_BYTE,
   enqueuedAtIndex,
   HEADER_BYTES,
+  headerWord,
   ID_COUNTER_BYTE,
   LINE_BYTES,
-  type RingGeometry,
-  SHARD_CONTROL_BYTES,
-  ShardControl,
-  SlotHeader,
-  SlotState,
-  shardWord,
-  headerWord,
   OUTCOME_BYTES,
   outcomeWord,
   payloadByte,
+  type RingGeometry,
   resultByte,
+  SHARD_CONTROL_BYTES,
+  ShardControl,
+  SlotHeader,
   SlotOutcome,
+  SlotState,
+  shardWord,
   slotOf,
   stateWord,
 } from '../../src/core/slot-layout.js';
@@ -41,13 +41,14 @@ function* geometries(): Generator<RingGeometry> {
 }
 
 /** The [start, end) byte ranges of a layout's five per-slot arrays, in buffer order. */
-const arrays = (l: ReturnType<typeof computeLayout>) => [
-  ['states', l.statesOffset, l.statesOffset + l.slots * 4],
-  ['headers', l.headersOffset, l.headersOffset + l.slots * HEADER_BYTES],
-  ['outcomes', l.outcomesOffset, l.outcomesOffset + l.slots * OUTCOME_BYTES],
-  ['payloads', l.payloadsOffset, l.payloadsOffset + l.slots * l.payloadArea],
-  ['results', l.resultsOffset, l.resultsOffset + l.slots * l.resultArea],
-] as const;
+const arrays = (l: ReturnType<typeof computeLayout>) =>
+  [
+    ['states', l.statesOffset, l.statesOffset + l.slots * 4],
+    ['headers', l.headersOffset, l.headersOffset + l.slots * HEADER_BYTES],
+    ['outcomes', l.outcomesOffset, l.outcomesOffset + l.slots * OUTCOME_BYTES],
+    ['payloads', l.payloadsOffset, l.payloadsOffset + l.slots * l.payloadArea],
+    ['results', l.resultsOffset, l.resultsOffset + l.slots * l.resultArea],
+  ] as const;
 
 describe('computeLayout', () => {
   it('starts each per-slot array on a 64-byte line, after the one before, with 16-aligned payload and result areas', () => {

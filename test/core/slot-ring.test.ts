@@ -130,7 +130,7 @@ describe('SlotRing', () => {
     assert.equal(ring.doneRun(0, Number.POSITIVE_INFINITY), 0, 'released slots are EMPTY, not DONE');
   });
 
-  it('release sets each freed slot\'s attempt count back to 0 (producers never write it), and only theirs', () => {
+  it("release sets each freed slot's attempt count back to 0 (producers never write it), and only theirs", () => {
     const ring = SlotRing.create(geometry, 0);
     const positions = [0, 1, 2].map((i) => produce(ring, 0, [i]).position);
     for (const p of positions) finish(ring, 0, p, [p]);
