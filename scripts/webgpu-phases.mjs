@@ -88,7 +88,7 @@ for (const upload of uploads)
             if (Number.isNaN(firstTaken) && ring.stateAt(0, pos) !== SlotState.READY) firstTaken = t;
             if (ring.stateAt(0, last) !== SlotState.READY) allTaken = t;
           }
-          while (ring.stateAt(0, pos) !== SlotState.DONE);
+          while (!ring.doneAt(0, pos));
           firstDone = now();
           while (done < batch) done += ring.harvest(0, 1 << 20, () => {});
         } else {

@@ -512,7 +512,7 @@ export class Queue implements AsyncDisposable {
   /** Whether a message with this id sits in the ring (O(depth): only on slow paths). */
   private inRing(id: number): boolean {
     for (const slot of this.ring.unharvestedSlots()) {
-      if (this.ring.stateOf(slot) !== SlotState.EMPTY && this.ring.idAt(slot) === id) return true;
+      if (this.ring.idAt(slot) === id) return true;
     }
     return false;
   }

@@ -7,17 +7,7 @@
 import { BatchStatus, type CompletionBatch, type CompletionStore } from './completions.js';
 import { describeHandlerStatus, HandlerStatus } from './handler-status.js';
 import { wallClockMs } from './producer.js';
-import {
-  Control,
-  enqueuedAtIndex,
-  headerWord,
-  outcomeWord,
-  resultByte,
-  SlotFlag,
-  SlotHeader,
-  SlotOutcome,
-  SlotState,
-} from './slot-layout.js';
+import { Control, enqueuedAtIndex, headerWord, outcomeWord, resultByte, SlotFlag, SlotHeader, SlotOutcome } from './slot-layout.js';
 import type { SlotRing } from './slot-ring.js';
 import type { StatsRecorder } from './stats.js';
 
@@ -130,7 +120,10 @@ export class Harvester {
       ring.release(s, n);
       harvested += n;
     }
-    if (harvested > 0 && this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();
+    if (harvested > 0) {
+      ring.wakeSpaceWaiters();
+      if (this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();
+    }
     return i;
   }
 
@@ -180,6 +173,7 @@ export class Harvester {
     this.passNowMs = wallClockMs();
     for (let s = 0; s < this.ring.layout.shards && n < limit; s++) n += this.ring.harvest(s, limit - n, this.visit);
     if (n > 0) {
+      this.ring.wakeSpaceWaiters();
       this.store.notifyArrivals();
       if (this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();
     }
@@ -294,7 +288,7 @@ export class Harvester {
 
   private anyDone(): boolean {
     for (let s = 0; s < this.ring.layout.shards; s++) {
-      if (this.ring.stateAt(s, this.ring.harvestTail(s)) === SlotState.DONE) return true;
+      if (this.ring.doneAt(s, this.ring.harvestTail(s))) return true;
     }
     return false;
   }

@@ -75,14 +75,28 @@ export const SHARD_CONTROL_BYTES = 3 * LINE_BYTES;
  */
 export const CONSUMER_DOORBELL_BYTES = LINE_BYTES;
 
-/** Slot states. EMPTY → READY (producer) → INFLIGHT (consumer) → DONE (consumer) → EMPTY (harvester). */
+/**
+ * Slot states. EMPTY (a fresh ring) → READY (producer) → INFLIGHT (consumer) → DONE or DONE_ODD_LAP
+ * (consumer) → READY (a producer, next lap). The harvester never stores a state: DONE carries the lap's
+ * parity (`doneState`), so a freed slot's last-lap DONE never passes for this lap's.
+ */
 export const SlotState = {
   EMPTY: 0,
   READY: 1,
   INFLIGHT: 2,
+  /** Finished, on an even lap of the shard (position & shardCapacity = 0). */
   DONE: 3,
+  /** Finished, on an odd lap. */
+  DONE_ODD_LAP: 4,
 } as const;
 export type SlotState = (typeof SlotState)[keyof typeof SlotState];
+
+/**
+ * The DONE a consumer stores for the message at `position`: the lap's parity is `position & shardCapacity`
+ * (shardCapacity is a power of two, and 2³² a multiple of it, so laps alternate across the counter's wrap).
+ */
+export const doneState = (shardCapacity: number, position: number): number =>
+  (position & shardCapacity) === 0 ? SlotState.DONE : SlotState.DONE_ODD_LAP;
 
 // A slot's fields live in five arrays, one entry per slot, each array written by one party (states aside),
 // so a cache line carries the same field of consecutive slots: 16 states, 2 headers, 4 outcomes, and a
@@ -105,8 +119,8 @@ export const HEADER_BYTES = 32;
 export const SlotFlag = { HAS_KEY: 1 } as const;
 
 /**
- * Int32 word indices inside a slot outcome (written by the consumer; ATTEMPTS is reset to 0 by the
- * harvester when it frees the slot, so a fresh message starts counting from 0).
+ * Int32 word indices inside a slot outcome (written by the consumer; the producer stores ATTEMPTS = 0
+ * with the header, so a new message starts counting from 0).
  */
 export const SlotOutcome = {
   /** How many times the handler ran (stored before each run, so a re-run after a consumer died counts on). */

@@ -10,10 +10,10 @@ import {
   Control,
   computeLayout,
   consumerDoorbellWord,
+  doneState,
   enqueuedAtIndex,
   headerWord,
   ID_COUNTER_BYTE,
-  OUTCOME_BYTES,
   outcomeWord,
   payloadByte,
   RING_LAYOUT_VERSION,
@@ -30,8 +30,6 @@ import {
   slotOf,
   stateWord,
 } from './slot-layout.js';
-
-const OUTCOME_WORDS = OUTCOME_BYTES / 4;
 
 /** Packed payloads up to this size are copied byte by byte: cheaper than making a view to `set` from. */
 const SMALL_COPY_BYTES = 32;
@@ -152,6 +150,7 @@ export class SlotRing {
     i32[w + SlotHeader.ID_HI] = Math.floor(id / 4294967296);
     i32[w + SlotHeader.KEY_HASH] = keyHash | 0;
     this.f64[enqueuedAtIndex(this.layout, slot)] = enqueuedAt;
+    i32[outcomeWord(this.layout, slot) + SlotOutcome.ATTEMPTS] = 0;
   }
 
   /**
@@ -192,6 +191,7 @@ export class SlotRing {
       i32[w + SlotHeader.ID_HI] = Math.floor(id / 4294967296);
       i32[w + SlotHeader.KEY_HASH] = 0;
       f64[enqueuedAtIndex(layout, slot)] = enqueuedAt;
+      i32[outcomeWord(layout, slot) + SlotOutcome.ATTEMPTS] = 0;
       index = (index + 1) & mask;
     }
     this.publish(shard, position, n);
@@ -237,18 +237,33 @@ export class SlotRing {
     return Atomics.load(this.i32, shardWord(shard, ShardControl.HARVEST_TAIL));
   }
 
-  /** Every claimed slot not yet harvested, shard by shard in position order (slow paths only). */
+  /**
+   * Every claimed slot not yet harvested that holds a published message (READY, INFLIGHT or this lap's
+   * DONE: a slot claimed but not yet published still shows its last lap's state), shard by shard in
+   * position order (slow paths only).
+   */
   *unharvestedSlots(): Generator<number> {
     for (let s = 0; s < this.layout.shards; s++) {
       const tail = this.harvestTail(s);
       const depth = this.depth(s);
-      for (let i = 0; i < depth; i++) yield slotOf(this.layout, s, (tail + i) | 0);
+      for (let i = 0; i < depth; i++) {
+        const position = (tail + i) | 0;
+        const state = this.stateAt(s, position);
+        if (state === SlotState.READY || state === SlotState.INFLIGHT || state === doneState(this.layout.shardCapacity, position)) {
+          yield slotOf(this.layout, s, position);
+        }
+      }
     }
   }
 
   /** The state of the slot at a position (an acquire: when DONE, its result is visible). */
   stateAt(shard: number, position: number): number {
     return Atomics.load(this.i32, stateWord(this.layout, slotOf(this.layout, shard, position)));
+  }
+
+  /** Whether the message at a position is finished (this lap's DONE; an acquire: its result is visible). */
+  doneAt(shard: number, position: number): boolean {
+    return this.stateAt(shard, position) === doneState(this.layout.shardCapacity, position);
   }
 
   /**
@@ -260,41 +275,38 @@ export class SlotRing {
     const { shardCapacity } = layout;
     const mask = shardCapacity - 1;
     const shardStates = stateWord(layout, shard * shardCapacity);
-    let index = Atomics.load(i32, shardWord(shard, ShardControl.HARVEST_TAIL)) & mask;
+    const tail = Atomics.load(i32, shardWord(shard, ShardControl.HARVEST_TAIL));
     // Never past one lap: every slot of a full shard may be DONE, and nothing here marks them seen.
     const limit = Math.min(max, shardCapacity);
+    // DONE carries the lap's parity, which flips where the run crosses the end of the shard.
+    let index = tail & mask;
+    let done = doneState(shardCapacity, tail);
     let n = 0;
-    while (n < limit && Atomics.load(i32, shardStates + index) === SlotState.DONE) {
+    while (n < limit && Atomics.load(i32, shardStates + index) === done) {
       n++;
       index = (index + 1) & mask;
+      if (index === 0) done = done === SlotState.DONE ? SlotState.DONE_ODD_LAP : SlotState.DONE;
     }
     return n;
   }
 
   /**
-   * Frees the `n` slots at a shard's harvest tail (they were read): each becomes EMPTY with its attempt
-   * count back at 0, then the new HARVEST_TAIL is published, which is what lets producers reuse them, and
-   * producers waiting for space are woken. These stores can be plain: only the tail store publishes them,
-   * and no one else writes a slot between DONE and the tail passing it.
+   * Frees the `n` slots at a shard's harvest tail (they were read) by publishing the new HARVEST_TAIL,
+   * which is what lets producers reuse them. Nothing is stored in the slots: they keep this lap's DONE,
+   * which the next lap's check does not match. Call `wakeSpaceWaiters` once after a pass.
    */
   release(shard: number, n: number): void {
     if (n <= 0) return;
-    const { i32, layout } = this;
-    const { shardCapacity } = layout;
-    const mask = shardCapacity - 1;
-    const shardSlot = shard * shardCapacity;
-    const shardStates = stateWord(layout, shardSlot);
-    const shardOutcomes = outcomeWord(layout, shardSlot) + SlotOutcome.ATTEMPTS;
-    const outcomeWords = OUTCOME_WORDS;
     const tailIdx = shardWord(shard, ShardControl.HARVEST_TAIL);
-    const tail = Atomics.load(i32, tailIdx);
-    let index = tail & mask;
-    for (let i = 0; i < n; i++) {
-      i32[shardStates + index] = SlotState.EMPTY;
-      i32[shardOutcomes + index * outcomeWords] = 0;
-      index = (index + 1) & mask;
-    }
-    Atomics.store(i32, tailIdx, (tail + n) | 0);
+    Atomics.store(this.i32, tailIdx, (Atomics.load(this.i32, tailIdx) + n) | 0);
+  }
+
+  /**
+   * Wakes producer threads waiting for space (RemoteProducer), if any wait: once per harvest pass, not
+   * per shard run (a notify is a system call, on the owner thread).
+   */
+  wakeSpaceWaiters(): void {
+    const { i32 } = this;
     if (Atomics.load(i32, Control.SPACE_WAITERS) > 0) {
       Atomics.add(i32, Control.SPACE_DOORBELL, 1);
       Atomics.notify(i32, Control.SPACE_DOORBELL);
@@ -303,8 +315,8 @@ export class SlotRing {
 
   /**
    * Hands DONE slots of a shard to `visit`, in position order, stopping at the first slot not DONE (this
-   * is what makes per-key completions FIFO) or after `max`, then frees them (`release`). Returns how many
-   * were harvested.
+   * is what makes per-key completions FIFO) or after `max`, then frees them (`release`; the caller wakes
+   * space waiters once its pass is over). Returns how many were harvested.
    */
   harvest(shard: number, max: number, visit: (slot: number) => void): number {
     const n = this.doneRun(shard, max);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Producer } from '../../src/core/producer.js';
-import { Control, SlotState, stateWord } from '../../src/core/slot-layout.js';
+import { Control, doneState, SlotState, slotOf, stateWord } from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
 
 const geometry = { shards: 1, consumers: 1, shardCapacity: 4, slotBytes: 8, resultBytes: 4 };
@@ -13,8 +13,12 @@ const payloads = (n: number) => Array.from({ length: n }, (_, i) => Uint8Array.o
 
 /** Plays consumer and harvester for every claimed slot: DONE, then freed. */
 function finishAll(ring: SlotRing): number {
-  for (const slot of [...ring.unharvestedSlots()]) {
-    if (ring.stateOf(slot) === SlotState.READY) Atomics.store(ring.i32, stateWord(ring.layout, slot), SlotState.DONE);
+  const tail = ring.harvestTail(0);
+  for (let i = 0; i < ring.depth(0); i++) {
+    const position = (tail + i) | 0;
+    const slot = slotOf(ring.layout, 0, position);
+    if (ring.stateOf(slot) === SlotState.READY)
+      Atomics.store(ring.i32, stateWord(ring.layout, slot), doneState(ring.layout.shardCapacity, position));
   }
   return ring.harvest(0, 1 << 20, () => {});
 }

@@ -147,9 +147,9 @@ describe('control block and slot header', () => {
     assert.equal(OUTCOME_BYTES % AREA_ALIGN, 0);
   });
 
-  it('has four distinct slot states with EMPTY = 0 (a fresh, zeroed buffer is all EMPTY)', () => {
+  it('has five distinct slot states (DONE for even and odd laps) with EMPTY = 0 (a fresh, zeroed buffer is all EMPTY)', () => {
     assert.equal(SlotState.EMPTY, 0);
-    assert.equal(new Set(Object.values(SlotState)).size, 4);
+    assert.equal(new Set(Object.values(SlotState)).size, 5);
   });
 });
 

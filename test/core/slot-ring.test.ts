@@ -3,7 +3,17 @@
 // checked here; the contract suite covers the same ring under real threads.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Control, outcomeWord, resultByte, SlotHeader, SlotOutcome, SlotState, slotOf, stateWord } from '../../src/core/slot-layout.js';
+import {
+  Control,
+  doneState,
+  outcomeWord,
+  resultByte,
+  SlotHeader,
+  SlotOutcome,
+  SlotState,
+  slotOf,
+  stateWord,
+} from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
 
 const geometry = { shards: 2, consumers: 1, shardCapacity: 4, slotBytes: 8, resultBytes: 4 };
@@ -14,7 +24,7 @@ function finish(ring: SlotRing, shard: number, position: number, result: number[
   ring.u8.set(result, resultByte(ring.layout, slot));
   ring.i32[outcomeWord(ring.layout, slot) + SlotOutcome.RESULT_LEN] = result.length;
   ring.i32[outcomeWord(ring.layout, slot) + SlotOutcome.ATTEMPTS] = 1;
-  Atomics.store(ring.i32, stateWord(ring.layout, slot), SlotState.DONE);
+  Atomics.store(ring.i32, stateWord(ring.layout, slot), doneState(ring.layout.shardCapacity, position));
 }
 
 function produce(ring: SlotRing, shard: number, payload: number[]): { position: number; id: number } {
@@ -94,7 +104,8 @@ describe('SlotRing', () => {
     assert.equal(ring.harvest(0, 10, visit), 1);
     assert.deepEqual(seen, [a.id, b.id, c.id]);
     assert.equal(ring.depth(0), 0);
-    assert.equal(ring.stateAt(0, a.position), SlotState.EMPTY, 'harvested slots are EMPTY again');
+    assert.equal(ring.stateAt(0, a.position), SlotState.DONE, 'a harvested slot keeps its DONE (the harvester stores no state)');
+    assert.equal(ring.doneAt(0, a.position + geometry.shardCapacity), false, "and the next lap's check does not take it for done");
   });
 
   it('reuses slots around the ring many times over, positions wrapping, payloads and ids intact', () => {
@@ -127,20 +138,38 @@ describe('SlotRing', () => {
     assert.equal(ring.doneRun(0, 2), 2);
     ring.release(0, geometry.shardCapacity);
     assert.equal(ring.freeSlots(0), geometry.shardCapacity);
-    assert.equal(ring.doneRun(0, Number.POSITIVE_INFINITY), 0, 'released slots are EMPTY, not DONE');
+    assert.equal(ring.doneRun(0, Number.POSITIVE_INFINITY), 0, "released slots keep the last lap's DONE, which is not this lap's");
   });
 
-  it("release sets each freed slot's attempt count back to 0 (producers never write it), and only theirs", () => {
+  it('DONE carries the lap parity, flipping where a run crosses the end of the shard, and writes reset ATTEMPTS', () => {
     const ring = SlotRing.create(geometry, 0);
-    const positions = [0, 1, 2].map((i) => produce(ring, 0, [i]).position);
-    for (const p of positions) finish(ring, 0, p, [p]);
+    const cap = geometry.shardCapacity;
     const attemptsAt = (p: number) => ring.outcome(slotOf(ring.layout, 0, p), SlotOutcome.ATTEMPTS);
-    assert.deepEqual(positions.map(attemptsAt), [1, 1, 1]);
-    ring.release(0, 2);
-    assert.deepEqual(positions.map(attemptsAt), [0, 0, 1], 'the third slot was not freed');
-    const { position } = produce(ring, 0, [9]);
-    assert.equal(position, 3);
-    assert.equal(attemptsAt(position), 0, 'a fresh slot starts at 0 attempts');
+    // Lap 0: positions 0..3; harvest 0..2 so the next run (3, then lap 1's 4, 5) crosses the shard's end.
+    for (let i = 0; i < cap; i++) finish(ring, 0, produce(ring, 0, [i]).position, [i]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((p) => ring.stateAt(0, p)),
+      [SlotState.DONE, SlotState.DONE, SlotState.DONE, SlotState.DONE],
+    );
+    assert.equal(
+      ring.harvest(0, 3, () => {}),
+      3,
+    );
+    const next = [produce(ring, 0, [4]), produce(ring, 0, [5])].map((r) => r.position);
+    assert.deepEqual(next, [cap, cap + 1]);
+    assert.deepEqual(next.map(attemptsAt), [0, 0], 'a written slot starts at 0 attempts, whatever its last lap left');
+    assert.equal(ring.doneRun(0, 10), 1, 'position 3 is done; lap 1 is not done yet');
+    for (const p of next) finish(ring, 0, p, [p]);
+    assert.equal(ring.stateAt(0, cap), SlotState.DONE_ODD_LAP);
+    assert.equal(ring.doneRun(0, 10), 3, 'the run goes on across the end of the shard');
+    assert.equal(
+      ring.harvest(0, 10, () => {}),
+      3,
+    );
+    assert.equal(ring.depth(0), 0);
+    assert.equal(doneState(cap, 2 ** 31 + cap), SlotState.DONE_ODD_LAP);
+    assert.equal(doneState(cap, (2 ** 32 - 1) | 0), SlotState.DONE_ODD_LAP, 'the last lap before the 32-bit wrap is odd…');
+    assert.equal(doneState(cap, 0), SlotState.DONE, '…and the first after it even');
   });
 
   it('writeRun writes a run of views or packed payloads with consecutive ids, across the end of the shard', () => {

@@ -511,7 +511,7 @@ function slotStates(ring: SlotRing): Record<'ready' | 'inflight' | 'done', numbe
     const state = ring.stateOf(slot);
     if (state === SlotState.READY) counts.ready++;
     else if (state === SlotState.INFLIGHT) counts.inflight++;
-    else if (state === SlotState.DONE) counts.done++;
+    else if (state === SlotState.DONE || state === SlotState.DONE_ODD_LAP) counts.done++;
   }
   return counts;
 }

@@ -4,6 +4,7 @@
 import {
   Control,
   consumerDoorbellWord,
+  doneState,
   headerWord,
   outcomeWord,
   payloadByte,
@@ -39,7 +40,7 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
   let idleSince = -1;
 
   /** Runs the handler on one INFLIGHT slot (with its retries), writes the outcome, publishes DONE. */
-  const runSlot = (slot: number): void => {
+  const runSlot = (slot: number, position: number): void => {
     const h = headerWord(layout, slot);
     const w = outcomeWord(layout, slot);
     msg.offset = payloadByte(layout, slot);
@@ -66,7 +67,7 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
     i32[w + SlotOutcome.HANDLER_STATUS] = status;
     i32[w + SlotOutcome.RESULT_LEN] = status === HandlerStatus.OK ? out.length : 0;
     // Release: the result and the fields above become visible with DONE.
-    Atomics.store(i32, stateWord(layout, slot), SlotState.DONE);
+    Atomics.store(i32, stateWord(layout, slot), doneState(layout.shardCapacity, position));
   };
 
   for (;;) {
@@ -88,7 +89,7 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
         // STOP and PAUSED are honoured between messages, not only between runs (a slow handler's run is long).
         if (Atomics.load(i32, Control.STOP) === 1 || Atomics.load(i32, Control.PAUSED) === 1) break;
         Atomics.store(i32, state, SlotState.INFLIGHT);
-        runSlot(slot);
+        runSlot(slot, cursor);
         cursor = (cursor + 1) | 0;
       }
       if (cursor !== start) {
@@ -135,7 +136,7 @@ function anyReady(ring: SlotRing, shards: number[], cursors: number[]): boolean 
 export function resumePosition(ring: SlotRing, shard: number): number {
   const head = Atomics.load(ring.i32, shardWord(shard, ShardControl.HEAD));
   let p = ring.harvestTail(shard);
-  while (p !== head && ring.stateAt(shard, p) === SlotState.DONE) p = (p + 1) | 0;
+  while (p !== head && ring.doneAt(shard, p)) p = (p + 1) | 0;
   for (let q = p; q !== head; q = (q + 1) | 0) {
     const stateIdx = stateWord(ring.layout, slotOf(ring.layout, shard, q));
     if (Atomics.load(ring.i32, stateIdx) === SlotState.INFLIGHT) Atomics.store(ring.i32, stateIdx, SlotState.READY);

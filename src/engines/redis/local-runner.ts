@@ -6,7 +6,7 @@
 import { type QueueConfig, resolveOptions } from '../../core/options.js';
 import { mix32 } from '../../core/partitioners.js';
 import { wallClockMs } from '../../core/producer.js';
-import { Control, SlotFlag, SlotOutcome, SlotState, slotOf } from '../../core/slot-layout.js';
+import { Control, SlotFlag, SlotOutcome, slotOf } from '../../core/slot-layout.js';
 import { SlotRing } from '../../core/slot-ring.js';
 import type { HandlerSpec } from '../../handlers/handler.js';
 import type { Engine } from '../engine.js';
@@ -167,6 +167,7 @@ export class LocalRunner {
         let n = 0;
         for (let s = 0; s < ring.layout.shards; s++) n += ring.harvest(s, Number.POSITIVE_INFINITY, this.visit);
         if (n > 0) {
+          ring.wakeSpaceWaiters();
           for (const wake of this.spaceWaiters.splice(0)) wake();
           await new Promise((resolve) => setImmediate(resolve));
           continue;
@@ -185,7 +186,7 @@ export class LocalRunner {
 
   private anyDone(): boolean {
     for (let s = 0; s < this.ring.layout.shards; s++) {
-      if (this.ring.stateAt(s, this.ring.harvestTail(s)) === SlotState.DONE) return true;
+      if (this.ring.doneAt(s, this.ring.harvestTail(s))) return true;
     }
     return false;
   }

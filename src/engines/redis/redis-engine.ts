@@ -20,6 +20,7 @@ import { HandlerStatus } from '../../core/handler-status.js';
 import {
   Control,
   consumerDoorbellWord,
+  doneState,
   headerWord,
   outcomeWord,
   payloadByte,
@@ -408,7 +409,7 @@ export class RedisEngine implements Engine {
       i32[w + SlotOutcome.HANDLER_STATUS] = tooLarge ? HandlerStatus.RESULT_TOO_LARGE : r.handlerStatus;
       i32[w + SlotOutcome.RESULT_LEN] = tooLarge ? 0 : r.data.byteLength;
       // Release: the result and the fields above become visible with DONE.
-      Atomics.store(i32, state, SlotState.DONE);
+      Atomics.store(i32, state, doneState(layout.shardCapacity, (batch.position + i) | 0));
       n++;
     }
     return n;

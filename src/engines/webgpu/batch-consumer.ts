@@ -12,6 +12,7 @@ import { HandlerStatus } from '../../core/handler-status.js';
 import {
   Control,
   consumerDoorbellWord,
+  doneState,
   HEADER_BYTES,
   headerWord,
   OUTCOME_BYTES,
@@ -226,6 +227,7 @@ export class BatchConsumer {
         }
         stage.runSlots[stage.runCount] = first;
         stage.runLengths[stage.runCount] = len;
+        stage.runDone[stage.runCount] = doneState(layout.shardCapacity, cursor);
         stage.runCount++;
         n += len;
         cursor = (cursor + len) | 0;
@@ -318,6 +320,7 @@ export class BatchConsumer {
     for (let r = 0; r < stage.runCount; r++) {
       const first = stage.runSlots[r] as number;
       const len = stage.runLengths[r] as number;
+      const done = stage.runDone[r] as number;
       const rec = n * OUTCOME_WORDS;
       if (resultArea > 0) {
         // One copy of the run's result areas, unless they are large and what they hold far less.
@@ -351,7 +354,7 @@ export class BatchConsumer {
           i32[o + SlotOutcome.RESULT_LEN] = 0;
         }
         // Release: the result and the outcome above become visible with DONE.
-        Atomics.store(i32, st, SlotState.DONE);
+        Atomics.store(i32, st, done);
       }
       n += len;
     }
@@ -430,7 +433,7 @@ function slotOfMessage(stage: BatchStage, j: number): number {
 function resumePosition(ring: SlotRing, shard: number): number {
   const head = Atomics.load(ring.i32, shardWord(shard, ShardControl.HEAD));
   let p = ring.harvestTail(shard);
-  while (p !== head && ring.stateAt(shard, p) === SlotState.DONE) p = (p + 1) | 0;
+  while (p !== head && ring.doneAt(shard, p)) p = (p + 1) | 0;
   for (let q = p; q !== head; q = (q + 1) | 0) {
     const stateIdx = stateWord(ring.layout, slotOf(ring.layout, shard, q));
     if (Atomics.load(ring.i32, stateIdx) === SlotState.INFLIGHT) Atomics.store(ring.i32, stateIdx, SlotState.READY);

@@ -78,6 +78,8 @@ export class BatchStage {
    */
   runSlots = new Int32Array(0);
   runLengths = new Int32Array(0);
+  /** The DONE each run's slots get (slot-layout.ts doneState: a run never crosses a shard's end, so one lap). */
+  runDone = new Int32Array(0);
   runCount = 0;
   /** When the batch was submitted (performance.now()), for the slow wrapper's hold. */
   submittedAt = 0;
@@ -160,6 +162,7 @@ export class BatchStage {
     this.capacity = capacity;
     this.runSlots = new Int32Array(capacity);
     this.runLengths = new Int32Array(capacity);
+    this.runDone = new Int32Array(capacity);
     this.runCount = 0;
     this.view = undefined;
   }

@@ -229,9 +229,10 @@ __device__ void run_slot(uint8_t* ring, const ConsumerParams& p, uint64_t slot, 
 }
 
 /// INFLIGHT → DONE, after the result is visible: the release store orders every store this thread made
-/// (the result, the outcome words) before DONE for any observer, the host over PCIe included.
-__device__ __forceinline__ void publish_done(uint32_t* state, TraceRecord* trace) {
-  st_release_sys(state, SlotState::DONE);
+/// (the result, the outcome words) before DONE for any observer, the host over PCIe included. DONE
+/// carries the lap's parity (slot-layout.ts doneState), so the harvester never has to store EMPTY.
+__device__ __forceinline__ void publish_done(uint32_t* state, uint32_t position, uint32_t shard_capacity, TraceRecord* trace) {
+  st_release_sys(state, (position & shard_capacity) == 0 ? SlotState::DONE : SlotState::DONE_ODD_LAP);
   GQ_TRACE_ONLY(trace->done = global_timer_ns();)
   (void)trace;
 }
@@ -406,7 +407,7 @@ __device__ uint32_t consume_run(uint8_t* ring, const ConsumerParams& p, uint32_t
   // (which the harvester could not pass, and a cpu fallback resuming at the first unfinished slot would
   // stop at). Costs nothing in the round trip of a run of one.
   __syncthreads();
-  if (t < run) publish_done(slot_state(ring, p, slot), record);
+  if (t < run) publish_done(slot_state(ring, p, slot), from + t, p.shard_capacity, record);
   __syncthreads();  // the whole run is DONE, and every thread read `from`, `run`, `probed` and `lens`
   if (t == 0) {
     *cursor = from + run;

@@ -54,6 +54,8 @@ constexpr uint32_t EMPTY = 0;
 constexpr uint32_t READY = 1;
 constexpr uint32_t INFLIGHT = 2;
 constexpr uint32_t DONE = 3;
+/// DONE on an odd lap of the shard (position & shard_capacity != 0): the harvester never stores EMPTY.
+constexpr uint32_t DONE_ODD_LAP = 4;
 }  // namespace SlotState
 
 // A slot's fields live in five per-slot arrays (slot g = shard * SHARD_CAPACITY + index): states (one
