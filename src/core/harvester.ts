@@ -81,6 +81,12 @@ export class Harvester {
     let i = at;
     let usedBytes = used;
     let harvested = 0;
+    // Counted here and added to the stats once: messages of one batch share an enqueue time, so their
+    // latencies are recorded a run at a time (a call per message was a third of this loop's cost).
+    let completed = 0;
+    let retries = 0;
+    let runEnqueuedAt = Number.NaN;
+    let runCount = 0;
     for (let s = 0; s < shards; s++) {
       const room = Math.min(ids.length - i, Math.floor((results.length - usedBytes) / resultBytes));
       if (room <= 0) break;
@@ -95,8 +101,14 @@ export class Harvester {
         const o = outcomeWord(layout, slot);
         const attempts = i32[o + SlotOutcome.ATTEMPTS] as number;
         const handlerStatus = i32[o + SlotOutcome.HANDLER_STATUS] as number;
-        stats.recordLatencyMs(nowMs - (f64[enqueuedAtIndex(layout, slot)] as number));
-        if (attempts > 1) stats.retries += attempts - 1;
+        const enqueuedAt = f64[enqueuedAtIndex(layout, slot)] as number;
+        if (enqueuedAt === runEnqueuedAt) runCount++;
+        else {
+          if (runCount > 0) stats.recordLatencyRunMs(nowMs - runEnqueuedAt, runCount);
+          runEnqueuedAt = enqueuedAt;
+          runCount = 1;
+        }
+        if (attempts > 1) retries += attempts - 1;
         ids[i] = (i32[h + SlotHeader.ID_HI] as number) * 4294967296 + ((i32[h + SlotHeader.ID_LO] as number) >>> 0);
         attemptsOut[i] = attempts;
         handlerStatuses[i] = handlerStatus;
@@ -108,7 +120,7 @@ export class Harvester {
           this.recordDeadLetter(slot, attempts, handlerStatus);
           continue;
         }
-        stats.completed++;
+        completed++;
         statuses[i] = BatchStatus.OK;
         const len = (i32[o + SlotOutcome.RESULT_LEN] as number) >>> 0;
         resultLengths[i] = len;
@@ -120,6 +132,9 @@ export class Harvester {
       ring.release(s, n);
       harvested += n;
     }
+    if (runCount > 0) stats.recordLatencyRunMs(nowMs - runEnqueuedAt, runCount);
+    stats.completed += completed;
+    stats.retries += retries;
     if (harvested > 0) {
       ring.wakeSpaceWaiters();
       if (this.spaceListeners.length > 0) for (const l of this.spaceListeners.splice(0)) l();

@@ -62,14 +62,19 @@ export class StatsRecorder {
   private runCount = 0;
 
   recordLatencyMs(ms: number): void {
+    this.recordLatencyRunMs(ms, 1);
+  }
+
+  /** `count` messages that all took `ms` (a caller that already grouped equal latencies). */
+  recordLatencyRunMs(ms: number, count: number): void {
     const ns = ms > 0 ? Math.round(ms * 1e6) : 0;
     if (ns === this.runValueNs) {
-      this.runCount++;
+      this.runCount += count;
       return;
     }
     this.flushRun();
     this.runValueNs = ns;
-    this.runCount = 1;
+    this.runCount = count;
   }
 
   private flushRun(): void {
