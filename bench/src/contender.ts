@@ -27,6 +27,11 @@ export interface CaseSpec {
   completions?: 'objects' | 'bulk';
   /** gpuqueue: the queue's capacity in batches (rounded up to a power of two, at least the default capacity). **Default:** `2` */
   ringBatches?: number;
+  /**
+   * Throughput mode: batches handed over before the first is back (gpuqueue cases only; the ring is then
+   * at least this many batches). **Default:** `2` (runner.ts BATCHES_IN_FLIGHT)
+   */
+  batchesInFlight?: number;
 }
 
 export const CONTENDERS = ['gpuqueue', 'piscina-task', 'piscina-batched', 'plain-loop', 'cuda-launch', 'cuda-graph'] as const;

@@ -1,7 +1,7 @@
 // The bench runner: plans the cases (matrix.ts), forks runner.ts once per case, prints a line per case
 // as it goes, then the one table, and writes the JSON. Exits 1 when any result failed its check, 2 when
 // the run cannot happen here (a bad option, or --engine cuda/webgpu without that engine: the reason why).
-//   node dist/main.js [--engine cpu|cuda|webgpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop] [--ring-batches n]
+//   node dist/main.js [--engine cpu|cuda|webgpu] [--quick] [--repeats n] [--out results] [--only gpuqueue,plain-loop] [--ring-batches n] [--in-flight n]
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -23,7 +23,7 @@ const RUNNER_FILE = fileURLToPath(new URL('./runner.js', import.meta.url));
 /** Beyond warm-up + duration: forking, setup and teardown. A case past this is killed and reported. */
 const CASE_SLACK_MS = 60_000;
 
-const USAGE = `usage: node dist/main.js [--engine ${ENGINE_NAMES.join('|')}] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>] [--ring-batches <n>]
+const USAGE = `usage: node dist/main.js [--engine ${ENGINE_NAMES.join('|')}] [--quick] [--repeats <n>] [--out <dir>] [--only <contender,…>] [--ring-batches <n>] [--in-flight <n>]
   --engine  what to measure                                       default: cpu
 ${ENGINE_NAMES.map((e) => `              ${e}: ${ENGINE_PLANS[e]?.summary}`).join('\n')}
             cuda (webgpu) fails at once, saying why, where that engine cannot run; other engines'
@@ -33,6 +33,8 @@ ${ENGINE_NAMES.map((e) => `              ${e}: ${ENGINE_PLANS[e]?.summary}`).joi
   --out     directory for the JSON record                        default: results (beside this package)
   --machine how the JSON names this machine, e.g. "2-core VM"
   --ring-batches gpuqueue's queue capacity in batches (2-64; power of two ≥ n × batch) default: 2
+  --in-flight gpuqueue's batches handed over before the first is back (2-64; the ring holds at least
+            as many; the peers keep 2); the table then says "n in flight"   default: 2
   --only    contenders to run, comma-separated: ${Object.entries(ENGINE_PLANS)
     .map(([name, e]) => `${e.contenders.join(', ')} (${name})`)
     .join('; ')}`;
@@ -115,6 +117,7 @@ async function main(): Promise<number> {
       repeats: { type: 'string' },
       machine: { type: 'string' },
       'ring-batches': { type: 'string' },
+      'in-flight': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -139,10 +142,14 @@ async function main(): Promise<number> {
   const plan = { ...(values.quick ? engine.quick : engine.full) };
   const repeats = integerOption('--repeats', values.repeats, 1, 100);
   const ringBatches = integerOption('--ring-batches', values['ring-batches'], 2, 64);
-  if (repeats === null || ringBatches === null) return 2;
+  const inFlight = integerOption('--in-flight', values['in-flight'], 2, 64);
+  if (repeats === null || ringBatches === null || inFlight === null) return 2;
   if (repeats !== undefined) plan.repeats = repeats;
   const outDir = resolve(values.out ?? fileURLToPath(new URL('../results', import.meta.url)));
-  const planned = engine.planCases(plan, only).map((spec) => (ringBatches === undefined ? spec : { ...spec, ringBatches }));
+  const planned = engine
+    .planCases(plan, only)
+    .map((spec) => (ringBatches === undefined ? spec : { ...spec, ringBatches }))
+    .map((spec) => (inFlight === undefined || !spec.contender.startsWith('gpuqueue') ? spec : { ...spec, batchesInFlight: inFlight }));
   const needed = new Set<string>(engine.requires);
   for (const spec of planned) {
     const e = engineNeeded(spec);

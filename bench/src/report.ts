@@ -49,7 +49,8 @@ const LABELS: Record<ContenderName, string> = {
 /** The contender as the table names it: gpuqueue with its engine when the case names one. */
 export function labelOf(spec: CaseSpec): string {
   const engine = spec.contender === 'gpuqueue' && spec.backend !== undefined ? `gpuqueue ${spec.backend}` : LABELS[spec.contender];
-  const base = spec.completions === 'bulk' ? `${engine}, bulk completions` : engine;
+  const bulk = spec.completions === 'bulk' ? `${engine}, bulk completions` : engine;
+  const base = spec.batchesInFlight !== undefined && spec.mode === 'throughput' ? `${bulk}, ${spec.batchesInFlight} in flight` : bulk;
   return spec.mode === 'round-trip' ? `${base}, round trip` : base;
 }
 

@@ -23,7 +23,7 @@ export interface RunResult {
   detail: Record<string, unknown>;
 }
 
-/** Batches handed over at once in throughput mode: one being worked on while the next is handed in. */
+/** Batches handed over at once in throughput mode: one being worked on while the next is handed in (--in-flight: more). */
 export const BATCHES_IN_FLIGHT = 2;
 
 async function loadContender(name: string): Promise<Contender> {
@@ -34,8 +34,8 @@ async function loadContender(name: string): Promise<Contender> {
   return m as Contender;
 }
 
-/** Runs batches back to back, BATCHES_IN_FLIGHT at a time, starting none after `ms`; returns messages done. */
-async function drive(contender: Contender, probe: Probe, batches: Batch[], ms: number): Promise<number> {
+/** Runs batches back to back, `inFlight` at a time, starting none after `ms`; returns messages done. */
+async function drive(contender: Contender, probe: Probe, batches: Batch[], ms: number, inFlight: number): Promise<number> {
   const end = performance.now() + ms;
   let next = 0;
   let done = 0;
@@ -48,7 +48,7 @@ async function drive(contender: Contender, probe: Probe, batches: Batch[], ms: n
       done += batch.payloads.length;
     }
   };
-  await Promise.all(Array.from({ length: BATCHES_IN_FLIGHT }, lane));
+  await Promise.all(Array.from({ length: inFlight }, lane));
   return done;
 }
 
@@ -76,7 +76,9 @@ export async function measure(spec: CaseSpec): Promise<RunResult> {
   const probe = new Probe();
   await contender.setup(spec, probe, batches);
   const work = (ms: number) =>
-    spec.mode === 'round-trip' ? roundTrips(contender, probe, batches[0] as Batch, ms) : drive(contender, probe, batches, ms);
+    spec.mode === 'round-trip'
+      ? roundTrips(contender, probe, batches[0] as Batch, ms)
+      : drive(contender, probe, batches, ms, spec.batchesInFlight ?? BATCHES_IN_FLIGHT);
   await work(spec.warmupMs);
   probe.reset();
   const started = performance.now();

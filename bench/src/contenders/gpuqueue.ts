@@ -67,8 +67,9 @@ export async function setupOn(
   probe = p;
   failRate = spec.failRate;
   const handler = failRate > 0 ? { name: 'fault', inner: 'checksum', failRate } : 'checksum';
-  // Room for the two batches kept in flight (--ring-batches: more, so GPU engines can hold bigger batches).
-  const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo((spec.ringBatches ?? 2) * spec.batch));
+  // Room for the batches kept in flight (--ring-batches: more, so GPU engines can hold bigger batches).
+  const ringBatches = Math.max(spec.ringBatches ?? 2, spec.batchesInFlight ?? 2);
+  const capacity = Math.max(DEFAULT_OPTIONS.capacity, nextPowerOfTwo(ringBatches * spec.batch));
   const harvest = spec.completions === 'bulk' ? 'on-poll' : 'auto';
   bulk = spec.completions === 'bulk' ? createCompletionBatch(POLL_MAX, 4) : undefined;
   engineConfig = { ...engine, capacity, slotBytes: spec.payloadBytes, handler, harvest };
@@ -95,13 +96,17 @@ export function run(batch: Batch): Promise<void> {
       producers.enqueue(index, (span) => addSpan(o, span), fail);
       return;
     }
-    q.enqueueBatch(batch.payloads).then((ids) => {
-      const first = ids[0] as number;
-      if (ids[count - 1] !== first + count - 1) {
-        fail(new Error(`enqueueBatch gave non-contiguous ids (${first}…${ids[count - 1]} for ${count} messages)`));
-        return;
-      }
+    // onIds: the batch's ids are known before the first result can come back (a span learnt only when
+    // enqueueBatch resolved left completions read first to wait in `early`, a Map entry per message).
+    let firstId = -1;
+    const onIds = (first: number) => {
+      firstId = first;
       addSpan(o, { firstId: first, count, offset: 0 });
+    };
+    q.enqueueBatch(batch.payloads, { onIds }).then((ids) => {
+      if (ids[0] !== firstId || ids[count - 1] !== firstId + count - 1) {
+        fail(new Error(`enqueueBatch gave ids ${ids[0]}…${ids[count - 1]} for ${count} messages; onIds said ${firstId}`));
+      }
     }, fail);
   });
 }
@@ -122,8 +127,10 @@ function addSpan(o: OutstandingBatch, span: IdSpan): void {
 async function pollWhileOutstanding(): Promise<void> {
   polling = true;
   try {
+    // One poll per event-loop turn, bulk too: spinning on polls while results come kept the producer
+    // threads' span messages from being delivered, so every completion waited in `early`.
     while (outstanding.length > 0) {
-      if (pollOnce() > 0 && bulk) continue; // bulk: read on while the ring has more
+      pollOnce();
       await new Promise<void>((r) => setImmediate(r));
     }
   } catch (error) {

@@ -16,11 +16,18 @@ port.on('message', ({ seq, batch }: EnqueueRequest) => {
     port.postMessage({ seq, firstId: 0, count: 0, contiguous: true } satisfies EnqueueReply);
     return;
   }
-  producer.enqueueBatch(share).then(
+  // The ids go back as soon as they are taken (onIds), before the share is all in the ring: the owner
+  // then knows them before their results come back.
+  let firstId = -1;
+  const onIds = (first: number) => {
+    firstId = first;
+    port.postMessage({ seq, firstId: first, count: share.length, contiguous: true } satisfies EnqueueReply);
+  };
+  producer.enqueueBatch(share, { onIds }).then(
     (ids) => {
-      const firstId = ids[0] as number;
-      const contiguous = ids[ids.length - 1] === firstId + ids.length - 1;
-      port.postMessage({ seq, firstId, count: ids.length, contiguous } satisfies EnqueueReply);
+      if (ids[0] !== firstId || ids[ids.length - 1] !== firstId + ids.length - 1) {
+        port.postMessage({ seq, error: `enqueueBatch gave ids ${ids[0]}…${ids[ids.length - 1]}; onIds said ${firstId}` } satisfies EnqueueReply);
+      }
     },
     (error: Error) => port.postMessage({ seq, error: String(error?.stack ?? error) } satisfies EnqueueReply),
   );
