@@ -26,7 +26,10 @@ port.on('message', ({ seq, batch }: EnqueueRequest) => {
   producer.enqueueBatch(share, { onIds }).then(
     (ids) => {
       if (ids[0] !== firstId || ids[ids.length - 1] !== firstId + ids.length - 1) {
-        port.postMessage({ seq, error: `enqueueBatch gave ids ${ids[0]}…${ids[ids.length - 1]}; onIds said ${firstId}` } satisfies EnqueueReply);
+        port.postMessage({
+          seq,
+          error: `enqueueBatch gave ids ${ids[0]}…${ids[ids.length - 1]}; onIds said ${firstId}`,
+        } satisfies EnqueueReply);
       }
     },
     (error: Error) => port.postMessage({ seq, error: String(error?.stack ?? error) } satisfies EnqueueReply),
