@@ -39,6 +39,7 @@ function standInStage(capacity, payloadArea, resultArea) {
     count: 0,
     runSlots: new Int32Array(capacity),
     runLengths: new Int32Array(capacity),
+    runDone: new Int32Array(capacity),
     runCount: 0,
     staging: () => view,
     readback: new Uint8Array(capacity * (OUTCOME_BYTES + resultArea)),

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 // hands each batch to the producers and waits for it: a different, latency-bound shape.)
 //   node scripts/gpu-streaming.mjs [--backend cuda] [--producers 8] [--share 1024] [--payload 256] [--seconds 3]
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { attachProducer, createCompletionBatch, fnv1a, open } from '../dist/src/index.js';
+import { attachProducer, createCompletionBatch, fnv1a, open, TimeoutError } from '../dist/src/index.js';
 
 /** Payload j of every share: its bytes depend on j only, so the owner knows each result from the id's offset. */
 const payloadOf = (j, bytes) => Uint8Array.from({ length: bytes }, (_, b) => (j * 31 + b) & 0xff);
@@ -96,11 +96,13 @@ if (isMainThread) {
     stop = true;
   });
   parentPort.postMessage('ready');
+  // A short wait for space: once the owner stops polling nothing frees any, and the default (5 s) would
+  // hold every run that long after "stop". A timeout while running just tries again.
   while (!stop) {
     try {
-      await p.enqueueBatch(batch, { onIds: (first) => parentPort.postMessage(first) });
-    } catch {
-      break;
+      await p.enqueueBatch(batch, { timeoutMs: 200, onIds: (first) => parentPort.postMessage(first) });
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) break;
     }
   }
   process.exit(0);

@@ -21,8 +21,14 @@ export interface EnqueueRequest {
   batch: number;
 }
 
-/** Ids [firstId, firstId + count) are this thread's share of the batch, in order; or the error. */
-export type EnqueueReply = { seq: number; firstId: number; count: number; contiguous: boolean } | { seq: number; error: string };
+/**
+ * Per request, from each thread: its share's ids [firstId, firstId + count), in order, as soon as they are
+ * taken; then `settled` once the whole share is in the ring, or the error (which may also come after the ids).
+ */
+export type EnqueueReply =
+  | { seq: number; firstId: number; count: number; contiguous: boolean }
+  | { seq: number; settled: true }
+  | { seq: number; error: string };
 /** Sent once by a worker: attached and listening. */
 export const READY = 'ready';
 
@@ -95,12 +101,15 @@ export class ProducerThreads {
       request.onError(new Error(`producer thread ${thread}: ${m.error}`));
       return;
     }
+    if ('settled' in m) {
+      if (--request.pending === 0) this.requests.delete(m.seq);
+      return;
+    }
     if (!m.contiguous) {
       this.requests.delete(m.seq);
       request.onError(new Error(`producer thread ${thread} got non-contiguous ids for one enqueueBatch`));
       return;
     }
-    if (--request.pending === 0) this.requests.delete(m.seq);
     if (m.count > 0) request.onSpan({ firstId: m.firstId, count: m.count, offset: this.bounds[thread] as number });
   }
 

@@ -110,9 +110,10 @@ export class SlotRing {
   // ---- producer side ----
 
   /**
-   * Claims `n` consecutive positions of a shard, or returns -1 when fewer than `n` are free. The CAS on
-   * HEAD orders producers; reading HARVEST_TAIL (an atomic load after the harvester's atomic store)
-   * guarantees the slots it freed are EMPTY before we write them.
+   * Claims `n` consecutive positions of a shard and returns the first as an unsigned 32-bit number
+   * (HEAD is an int32 that wraps: past 2³¹ it reads negative, and -1 is the answer for "fewer than `n`
+   * are free"). The CAS on HEAD orders producers; reading HARVEST_TAIL (an atomic load after the
+   * harvester's atomic store) guarantees nobody reads the slots it freed before we write them.
    */
   claim(shard: number, n: number): number {
     const headIdx = shardWord(shard, ShardControl.HEAD);
@@ -122,7 +123,7 @@ export class SlotRing {
       const head = Atomics.load(this.i32, headIdx);
       const tail = Atomics.load(this.i32, tailIdx);
       if (((head - tail) | 0) + n > capacity) return -1;
-      if (Atomics.compareExchange(this.i32, headIdx, head, (head + n) | 0) === head) return head;
+      if (Atomics.compareExchange(this.i32, headIdx, head, (head + n) | 0) === head) return head >>> 0;
     }
   }
 

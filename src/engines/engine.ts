@@ -17,9 +17,11 @@ import type { HandlerSpec } from '../handlers/handler.js';
  * What an engine must do, for each shard it consumes (shard s belongs to consumer s % CONSUMERS):
  * - take READY slots in position order (per-key FIFO relies on it), store INFLIGHT, run the handler up
  *   to 1 + MAX_RETRIES times until it returns 0, write RESULT_LEN, HANDLER_STATUS and the result, then
- *   store DONE (the store releases the result). ATTEMPTS is stored before each run and counting starts
- *   from the slot's value: a slot re-run after its consumer died goes on counting, and one already at
- *   1 + MAX_RETRIES is finished as CONSUMER_DIED without running;
+ *   store `doneState(shardCapacity, position)` (DONE or DONE_ODD_LAP: the lap's parity, which is how the
+ *   harvester tells this lap's DONE from the one a freed slot keeps; the store releases the result).
+ *   ATTEMPTS is stored before each run and counting starts from the slot's value (the producer wrote 0):
+ *   a slot re-run after its consumer died goes on counting, and one already at 1 + MAX_RETRIES is
+ *   finished as CONSUMER_DIED without running;
  * - advance the shard's CONSUMER_CURSOR; bump Control.HEARTBEAT while alive;
  * - after publishing DONE, if Control.HARVEST_DOORBELL is 1, set it to 0 and notify it (the owner sleeps);
  * - take no new slot while Control.PAUSED is 1; exit when Control.STOP is 1;

@@ -8,13 +8,16 @@ import {
   doneState,
   outcomeWord,
   resultByte,
+  ShardControl,
   SlotHeader,
   SlotOutcome,
   SlotState,
+  shardWord,
   slotOf,
   stateWord,
 } from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
+import { resumePosition } from '../../src/engines/cpu/consume-loop.js';
 
 const geometry = { shards: 2, consumers: 1, shardCapacity: 4, slotBytes: 8, resultBytes: 4 };
 
@@ -194,7 +197,55 @@ describe('SlotRing', () => {
       assert.equal(ring.idAt(slot), first + j);
       assert.equal(ring.enqueuedAt(slot), 99.5);
       assert.equal(ring.header(slot, SlotHeader.FLAGS), 0);
+      assert.equal(ring.outcome(slot, SlotOutcome.ATTEMPTS), 0, 'writeRun resets the attempts the last lap left');
     }
     assert.equal(ring.control(Control.PUBLISHED), 6, 'PUBLISHED counts every slot published');
+  });
+
+  it('claims, publishes and harvests across 2³¹ and 2³² (HEAD reads negative past 2³¹; claim still answers the position)', () => {
+    for (const start of [2 ** 31 - 2, 2 ** 32 - 2]) {
+      const ring = SlotRing.create(geometry, 0);
+      for (const word of [ShardControl.HEAD, ShardControl.HARVEST_TAIL, ShardControl.CONSUMER_CURSOR]) {
+        ring.i32[shardWord(1, word)] = start | 0;
+      }
+      const positions = [0, 1, 2, 3].map((i) => produce(ring, 1, [i]).position);
+      assert.deepEqual(
+        positions,
+        [0, 1, 2, 3].map((i) => (start + i) >>> 0),
+        `consecutive positions from ${start}`,
+      );
+      assert.equal(ring.claim(1, 1), -1, 'and then the shard is full');
+      for (const p of positions) finish(ring, 1, p, [p & 0xff]);
+      const seen: number[] = [];
+      assert.equal(
+        ring.harvest(1, 10, (slot) => seen.push(ring.payloadAt(slot)[0] as number)),
+        4,
+      );
+      assert.deepEqual(seen, [0, 1, 2, 3], 'harvested in position order across the wrap');
+      assert.equal(ring.depth(1), 0);
+    }
+  });
+
+  it("resumePosition starts after this lap's DONE and stops at a slot that still shows the last lap's", () => {
+    const ring = SlotRing.create({ ...geometry, shards: 1 }, 0);
+    // Lap 0: four messages, done and harvested; every slot keeps lap 0's DONE.
+    for (let i = 0; i < 4; i++) finish(ring, 0, produce(ring, 0, [i]).position, [i]);
+    assert.equal(
+      ring.harvest(0, 10, () => {}),
+      4,
+    );
+    // Lap 1: position 4 done, 5 taken by a consumer that died, 6 claimed but not yet written.
+    finish(ring, 0, produce(ring, 0, [4]).position, [4]);
+    const inflight = produce(ring, 0, [5]).position;
+    Atomics.store(ring.i32, stateWord(ring.layout, slotOf(ring.layout, 0, inflight)), SlotState.INFLIGHT);
+    assert.equal(ring.claim(0, 1), 6);
+    assert.equal(resumePosition(ring, 0), 5, "position 4 holds this lap's DONE; 5 is the first unfinished one");
+    assert.equal(ring.stateAt(0, 5), SlotState.READY, 'the slot its consumer held runs again');
+    assert.equal(ring.stateAt(0, 6), SlotState.DONE, "the unpublished slot still shows lap 0's DONE (not READY: no one takes it)");
+    assert.deepEqual(
+      [...ring.unharvestedSlots()],
+      [4, 5].map((p) => slotOf(ring.layout, 0, p)),
+      'only published messages are listed',
+    );
   });
 });

@@ -1,6 +1,7 @@
 // A producer thread of the gpuqueue contender: attaches to the queue's ring with attachProducer and, on
 // each { seq, batch } from the owner, enqueues its share of that batch (the payloads it was given once
-// at start, so no payload crosses threads while measured) and answers with the ids it got.
+// at start, so no payload crosses threads while measured) and answers with the ids it got, then once
+// more when the share is all in the ring (or with the error).
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachProducer } from 'gpuqueue';
 import { type EnqueueReply, type EnqueueRequest, type ProducerWorkerData, READY } from '../producer-threads.js';
@@ -13,7 +14,7 @@ if (!port) throw new Error('producer-worker.js runs as a worker thread');
 port.on('message', ({ seq, batch }: EnqueueRequest) => {
   const share = shares[batch] ?? [];
   if (share.length === 0) {
-    port.postMessage({ seq, firstId: 0, count: 0, contiguous: true } satisfies EnqueueReply);
+    port.postMessage({ seq, settled: true } satisfies EnqueueReply);
     return;
   }
   // The ids go back as soon as they are taken (onIds), before the share is all in the ring: the owner
@@ -30,7 +31,7 @@ port.on('message', ({ seq, batch }: EnqueueRequest) => {
           seq,
           error: `enqueueBatch gave ids ${ids[0]}…${ids[ids.length - 1]}; onIds said ${firstId}`,
         } satisfies EnqueueReply);
-      }
+      } else port.postMessage({ seq, settled: true } satisfies EnqueueReply);
     },
     (error: Error) => port.postMessage({ seq, error: String(error?.stack ?? error) } satisfies EnqueueReply),
   );

@@ -209,8 +209,8 @@ __device__ void run_slot(uint8_t* ring, const ConsumerParams& p, uint64_t slot, 
   out.out = slot_result(ring, p, slot);
   out.cap = p.result_capacity;
   out.len = 0;
-  // Attempts count on from the slot's value (stored before each run; the harvester resets it to 0 when it
-  // frees the slot): a slot re-run after its consumer died goes on counting, and one already at the
+  // Attempts count on from the slot's value (stored before each run; the producer wrote 0 with the
+  // header): a slot re-run after its consumer died goes on counting, and one already at the
   // limit ends as CONSUMER_DIED (engines/engine.ts).
   int status = attempts > 0 ? HandlerStatus::CONSUMER_DIED : HandlerStatus::FAILED;
   GQ_TRACE_ONLY(const uint64_t c0 = clock64(); trace->msg_id = msg.msg_id; trace->staged = global_timer_ns();)

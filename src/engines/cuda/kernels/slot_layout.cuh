@@ -60,7 +60,7 @@ constexpr uint32_t DONE_ODD_LAP = 4;
 
 // A slot's fields live in five per-slot arrays (slot g = shard * SHARD_CAPACITY + index): states (one
 // word per slot), headers (HEADER_BYTES, written by the producer), outcomes (OUTCOME_BYTES, written by the
-// consumer; ATTEMPTS reset to 0 by the harvester), payloads and results (their areas, AREA_ALIGN-padded).
+// consumer; ATTEMPTS set to 0 by the producer), payloads and results (their areas, AREA_ALIGN-padded).
 // The byte offsets of the arrays come from computeLayout and reach the kernel as launch parameters.
 
 // Int32 word indices inside a slot header (written by the producer only; the enqueue time, a float64, is
