@@ -55,6 +55,18 @@ async function assertAllChecksummed(q: Queue, ids: number[], payloads: Uint8Arra
   return results;
 }
 
+/** Entries delivered to some consumer of the queue's group and not acknowledged, over its partitions. */
+async function pendingEntries(url: string, name: string, partitions: number): Promise<number> {
+  const client = new Redis(url);
+  try {
+    let n = 0;
+    for (let p = 0; p < partitions; p++) n += Number(((await client.xpending(streamKey(name, p), GROUP)) as [number])[0]);
+    return n;
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function assertNothingLeft(url: string, name: string, partitions: number): Promise<void> {
   const client = new Redis(url);
   try {
@@ -135,8 +147,13 @@ describe('redis engine faults', { skip: skip ?? false }, () => {
       const ids = await q.enqueueBatch(payloads, { keys });
       await waitUntil('the first worker to publish 2 batches', () => batchesBeforeKill >= 2);
       first.kill('SIGKILL');
+      if (first.exitCode === null && first.signalCode === null) await new Promise((resolve) => first?.once('exit', resolve));
       const completedAtKill = q.stats().completed;
       assert.ok(completedAtKill < payloads.length, 'the worker must die with work left');
+      // What the dead worker held: entries delivered to it and never acknowledged. Almost always some (it
+      // dies inside a batch of 2-ms messages); when the kill fell between two batches there are none, and
+      // then nothing is reclaimed either (the second worker just reads on).
+      const pendingAtKill = await pendingEntries(redis.url, name, 4);
       second = await RedisWorker.start({ engine: 'cpu', threads: 1, blockMs: 200, redis: { url: redis.url, name, leaseMs: 500 } });
       // Completions in the order they were harvested: each key's must follow enqueue order.
       const seen: Completion[] = [];
@@ -156,7 +173,9 @@ describe('redis engine faults', { skip: skip ?? false }, () => {
         assert.ok((lastByKey.get(key) ?? 0) < c.id, `key ${key}: message ${c.id} completed after a later one`);
         lastByKey.set(key, c.id);
       }
-      assert.ok(second.stats().reclaimed >= 1, 'the second worker re-ran the entries the first left pending');
+      if (pendingAtKill > 0)
+        assert.ok(second.stats().reclaimed >= 1, `the second worker re-ran the ${pendingAtKill} entries the first left pending`);
+      else assert.equal(second.stats().reclaimed, 0, 'nothing was pending, so nothing is reclaimed');
       const stats = q.stats();
       assert.equal(stats.completed, payloads.length);
       assert.equal(stats.deadLettered, 0);
