@@ -160,7 +160,7 @@ export class SlotRing {
    * whole run, the offsets stepped rather than recomputed (this loop is the batch path's cost).
    */
   writeRun(shard: number, position: number, payloads: BatchPayloads, from: number, n: number, firstId: number, enqueuedAt: number): void {
-    const { u8, i32, f64, layout } = this;
+    const { u8, layout } = this;
     const { shardCapacity } = layout;
     const mask = shardCapacity - 1;
     const shardSlot = shard * shardCapacity;
@@ -184,15 +184,7 @@ export class SlotRing {
           for (let b = 0; b < len; b++) u8[at + b] = bytes[start + b] as number;
         } else u8.set(payloadAt(p, from + j), at);
       }
-      const w = headerWord(layout, slot);
-      const id = firstId + j;
-      i32[w + SlotHeader.FLAGS] = 0;
-      i32[w + SlotHeader.PAYLOAD_LEN] = len;
-      i32[w + SlotHeader.ID_LO] = id >>> 0;
-      i32[w + SlotHeader.ID_HI] = Math.floor(id / 4294967296);
-      i32[w + SlotHeader.KEY_HASH] = 0;
-      f64[enqueuedAtIndex(layout, slot)] = enqueuedAt;
-      i32[outcomeWord(layout, slot) + SlotOutcome.ATTEMPTS] = 0;
+      this.writeHeader(slot, len, firstId + j, 0, false, enqueuedAt);
       index = (index + 1) & mask;
     }
     this.publish(shard, position, n);
