@@ -71,7 +71,7 @@ export class Harvester {
   harvestInto(into: CompletionBatch, at: number, used: number): number {
     const ring = this.ring;
     const layout = ring.layout;
-    const { shards, shardCapacity, resultArea } = layout;
+    const { shards, shardCapacity } = layout;
     const resultBytes = Math.max(1, layout.resultBytes);
     const { i32, u8, f64 } = ring;
     const stats = this.stats;
@@ -124,7 +124,7 @@ export class Harvester {
         statuses[i] = BatchStatus.OK;
         const len = (i32[o + SlotOutcome.RESULT_LEN] as number) >>> 0;
         resultLengths[i] = len;
-        const from = layout.resultsOffset + slot * resultArea;
+        const from = resultByte(layout, slot);
         if (len <= 64) for (let b = 0; b < len; b++) results[usedBytes + b] = u8[from + b] as number;
         else results.set(u8.subarray(from, from + len), usedBytes);
         usedBytes += len;

@@ -278,7 +278,7 @@ export class SlotRing {
     while (n < limit && Atomics.load(i32, shardStates + index) === done) {
       n++;
       index = (index + 1) & mask;
-      if (index === 0) done = done === SlotState.DONE ? SlotState.DONE_ODD_LAP : SlotState.DONE;
+      if (index === 0) done = doneState(shardCapacity, (tail + n) | 0);
     }
     return n;
   }
