@@ -260,6 +260,25 @@ export class SlotRing {
   }
 
   /**
+   * Where a consumer taking over a shard starts (every engine's consumer calls it): the first position
+   * after HARVEST_TAIL that is not this lap's DONE (every one before it is finished), stored as the
+   * shard's CONSUMER_CURSOR. A slot left INFLIGHT by a consumer that died is made READY again, so it runs
+   * once more (at-least-once). A fresh ring gives position 0.
+   */
+  resumeShard(shard: number): number {
+    const { i32, layout } = this;
+    const head = Atomics.load(i32, shardWord(shard, ShardControl.HEAD));
+    let p = this.harvestTail(shard);
+    while (p !== head && this.doneAt(shard, p)) p = (p + 1) | 0;
+    for (let q = p; q !== head; q = (q + 1) | 0) {
+      const state = stateWord(layout, slotOf(layout, shard, q));
+      if (Atomics.load(i32, state) === SlotState.INFLIGHT) Atomics.store(i32, state, SlotState.READY);
+    }
+    Atomics.store(i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), p);
+    return p;
+  }
+
+  /**
    * How many slots from a shard's harvest tail are DONE, up to `max`: the run `harvest` may take next. The
    * loads are acquires, so the results of the slots counted are visible to this thread.
    */

@@ -17,7 +17,6 @@ import {
   stateWord,
 } from '../../src/core/slot-layout.js';
 import { SlotRing } from '../../src/core/slot-ring.js';
-import { resumePosition } from '../../src/engines/cpu/consume-loop.js';
 
 const geometry = { shards: 2, consumers: 1, shardCapacity: 4, slotBytes: 8, resultBytes: 4 };
 
@@ -226,7 +225,7 @@ describe('SlotRing', () => {
     }
   });
 
-  it("resumePosition starts after this lap's DONE and stops at a slot that still shows the last lap's", () => {
+  it("resumeShard starts after this lap's DONE and stops at a slot that still shows the last lap's", () => {
     const ring = SlotRing.create({ ...geometry, shards: 1 }, 0);
     // Lap 0: four messages, done and harvested; every slot keeps lap 0's DONE.
     for (let i = 0; i < 4; i++) finish(ring, 0, produce(ring, 0, [i]).position, [i]);
@@ -239,7 +238,7 @@ describe('SlotRing', () => {
     const inflight = produce(ring, 0, [5]).position;
     Atomics.store(ring.i32, stateWord(ring.layout, slotOf(ring.layout, 0, inflight)), SlotState.INFLIGHT);
     assert.equal(ring.claim(0, 1), 6);
-    assert.equal(resumePosition(ring, 0), 5, "position 4 holds this lap's DONE; 5 is the first unfinished one");
+    assert.equal(ring.resumeShard(0), 5, "position 4 holds this lap's DONE; 5 is the first unfinished one");
     assert.equal(ring.stateAt(0, 5), SlotState.READY, 'the slot its consumer held runs again');
     assert.equal(ring.stateAt(0, 6), SlotState.DONE, "the unpublished slot still shows lap 0's DONE (not READY: no one takes it)");
     assert.deepEqual(

@@ -31,7 +31,7 @@ export function consumeShards(ring: SlotRing, shards: number[], handler: JsHandl
   const layout = ring.layout;
   const msg: MessageView = { bytes: ring.u8, floats: ring.f32, offset: 0, length: 0, id: 0, attempt: 0 };
   const out: ResultView = { bytes: ring.u8, floats: ring.f32, offset: 0, capacity: layout.resultBytes, length: 0 };
-  const cursors = shards.map((s) => resumePosition(ring, s));
+  const cursors = shards.map((s) => ring.resumeShard(s));
   const doorbell = consumerDoorbellWord(layout, shards[0] as number);
   // When this thread's shards are not exactly one consumer's (a fallback engine with another thread count),
   // producers ring another doorbell: then sleep briefly instead of trusting the wake-up.
@@ -126,21 +126,4 @@ function anyReady(ring: SlotRing, shards: number[], cursors: number[]): boolean 
     if (ring.stateAt(shards[k] as number, cursors[k] as number) === SlotState.READY) return true;
   }
   return false;
-}
-
-/**
- * Where a consumer taking over a shard starts: the first slot after HARVEST_TAIL that is not DONE (every
- * slot before it is finished). A slot left INFLIGHT by a consumer that died is made READY again, so it
- * runs once more (at-least-once). A fresh ring gives position 0.
- */
-export function resumePosition(ring: SlotRing, shard: number): number {
-  const head = Atomics.load(ring.i32, shardWord(shard, ShardControl.HEAD));
-  let p = ring.harvestTail(shard);
-  while (p !== head && ring.doneAt(shard, p)) p = (p + 1) | 0;
-  for (let q = p; q !== head; q = (q + 1) | 0) {
-    const stateIdx = stateWord(ring.layout, slotOf(ring.layout, shard, q));
-    if (Atomics.load(ring.i32, stateIdx) === SlotState.INFLIGHT) Atomics.store(ring.i32, stateIdx, SlotState.READY);
-  }
-  Atomics.store(ring.i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), p);
-  return p;
 }

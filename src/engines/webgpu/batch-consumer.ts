@@ -87,7 +87,7 @@ export class BatchConsumer {
     this.o = options;
     const { ring, shards } = options;
     this.i32 = ring.i32;
-    this.cursors = shards.map((s) => resumePosition(ring, s));
+    this.cursors = shards.map((s) => ring.resumeShard(s));
     this.doorbells = [...new Set(shards.map((s) => consumerDoorbellWord(ring.layout, s)))];
     this.maxAttempts = 1 + ring.control(Control.MAX_RETRIES);
     this.idle = [...options.stages];
@@ -423,21 +423,4 @@ function slotOfMessage(stage: BatchStage, j: number): number {
     at -= len;
   }
   throw new Error(`message ${j} is not in the batch`);
-}
-
-/**
- * Where a consumer taking over a shard starts: the first slot after HARVEST_TAIL that is not DONE. A slot
- * left INFLIGHT by a consumer that died is made READY again, so it runs once more (at-least-once). A
- * fresh ring gives position 0. (The cpu engine does the same; engines may not import each other.)
- */
-function resumePosition(ring: SlotRing, shard: number): number {
-  const head = Atomics.load(ring.i32, shardWord(shard, ShardControl.HEAD));
-  let p = ring.harvestTail(shard);
-  while (p !== head && ring.doneAt(shard, p)) p = (p + 1) | 0;
-  for (let q = p; q !== head; q = (q + 1) | 0) {
-    const stateIdx = stateWord(ring.layout, slotOf(ring.layout, shard, q));
-    if (Atomics.load(ring.i32, stateIdx) === SlotState.INFLIGHT) Atomics.store(ring.i32, stateIdx, SlotState.READY);
-  }
-  Atomics.store(ring.i32, shardWord(shard, ShardControl.CONSUMER_CURSOR), p);
-  return p;
 }
